@@ -1,0 +1,90 @@
+"""Ports: what the executor and the use cases need from the outside world.
+
+Adapters (`bot.kube`, `bot.store`, `bot.slack`) implement them; tests drive the executor
+through scripted implementations of the same protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ObjectRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    @property
+    def label(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {ns}{self.name}"
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ObjectRef:
+        meta = obj.get("metadata") or {}
+        return cls(
+            api_version=str(obj.get("apiVersion", "")),
+            kind=str(obj.get("kind", "")),
+            name=str(meta.get("name", "")),
+            namespace=meta.get("namespace"),
+        )
+
+
+class Readiness(BaseModel):
+    """One object's state after a wait: ready, still waiting (with why), or failed (with why)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ready: bool
+    failed: bool = False
+    message: str = ""
+
+
+class ClusterError(Exception):
+    """A Kubernetes API failure, already phrased for a person (verb, resource, the API's message)."""
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.hint = hint
+
+
+class Cluster(Protocol):
+    """One Kubernetes cluster, as the executor sees it."""
+
+    name: str
+
+    def ensure_namespace(self, name: str, labels: Mapping[str, str]) -> None: ...
+
+    def apply(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """Server-side apply with field manager `appprofile`; returns the object as stored."""
+        ...
+
+    def wait_ready(
+        self,
+        ref: ObjectRef,
+        *,
+        timeout: float,
+        on_progress: Callable[[str], None] | None = None,
+    ) -> Readiness:
+        """Block until the object is ready, failed, or `timeout` seconds pass (then not ready)."""
+        ...
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A Secret's decoded data, or None if it does not exist."""
+        ...
+
+    def read_service(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def list_owned(self, deployment: str) -> list[ObjectRef]:
+        """Every object labelled `appprofile.dev/deployment=<deployment>`."""
+        ...
+
+    def delete(self, ref: ObjectRef) -> None: ...
