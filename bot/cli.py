@@ -1,1 +1,193 @@
-"""Placeholder while the module is being written."""
+"""The `appprofile` command: the bot (`serve`) and offline tools for profiles."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot import catalog_files, main
+from bot.core import model, plan, policy, validate
+from bot.core.errors import UserError
+
+log = logging.getLogger("appprofile.cli")
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    profile = model.from_yaml(_read(args.file))
+    validate.profile(profile, catalog_files.load())
+    print(f"{profile.ref}: valid ({len(profile.tiers)} tiers)")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    settings = main.Settings.from_env()
+    profile = model.from_yaml(_read(args.file))
+    catalog = catalog_files.load()
+    validate.profile(profile, catalog)
+    target = plan.Target(cluster=args.cluster, deployment=args.name or profile.name, user="cli")
+    p = plan.build(profile, catalog, target, charts=main.chart_renderer(settings.helm_bin), sets=_sets(args.set))
+    docs = [obj for tier in p.tiers for obj in tier.objects]
+    sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True))
+    print(f"# plan {p.short_fingerprint}: {p.summary()}", file=sys.stderr)
+    return 0
+
+
+def _sets(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set {item}: write it as tier.key=value")
+        out[key] = value
+    return out
+
+
+def _service() -> Any:
+    return main.build_service(main.Settings.from_env())
+
+
+def _actor() -> Any:
+    from bot.service import Actor
+
+    return Actor(user="cli", channel="cli", user_name="cli")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    rec = _service().import_yaml(_actor(), _read(args.file))
+    print(f"imported {rec.name}@{rec.version}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    name, _, version = args.ref.partition("@")
+    sys.stdout.write(_service().export(_actor(), name, version or None))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = _service().list_profiles()
+    if not rows:
+        print("no profiles yet: `appprofile import FILE`")
+    for r in rows:
+        print(f"{r.name:<40} {r.latest_version:<10} {r.version_count:>3} versions  {r.description}")
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    for r in _service().versions(_actor(), args.name):
+        src = f" from {r.source}" if r.source else ""
+        print(f"{r.version:<10} {r.created_at}  {r.kind}{src}  by {r.created_by}")
+    return 0
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    cat = catalog_files.load()
+    types = [cat.get(args.type)] if args.type else list(cat.services.values())
+    for svc in types:
+        print(f"{svc.type}: {svc.title}")
+        if args.type:
+            print(f"  {svc.description}")
+            for p in svc.params:
+                flags = " (required)" if p.required else ""
+                flags += " (secret)" if p.secret else ""
+                default = "" if p.default in (None, "", [], {}) else f" = {p.default!r}"
+                print(f"  - {p.name}: {p.kind}{default}{flags}  {p.description}")
+            print("  outputs: " + ", ".join(o.name + ("*" if o.secret else "") for o in svc.outputs))
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    cfg = policy.load(_read(args.file), source=args.file)
+    for name, c in cfg.clusters.items():
+        gate = f"{c.approval.required} approval(s)" if c.approval else "no approval"
+        print(f"{name}: {gate}" + (f", channels {', '.join(c.channels)}" if c.channels else ""))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    rows = _service().audit(_actor(), args.limit, args.profile, args.cluster)
+    for r in rows:
+        print(json.dumps(r.model_dump(mode="json"), ensure_ascii=False))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    return main.serve(main.Settings.from_env())
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="appprofile", description="App Profiles from Slack, and offline tools")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the Slack bot").set_defaults(fn=cmd_serve)
+    s = sub.add_parser("validate", help="check a profile YAML file")
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_validate)
+    s = sub.add_parser("render", help="print the Kubernetes objects a profile deploys")
+    s.add_argument("file")
+    s.add_argument("--name", help="deployment name (default: the profile name)")
+    s.add_argument("--cluster", default="local", help="cluster name for system macros")
+    s.add_argument("--set", action="append", metavar="TIER.KEY=VALUE")
+    s.set_defaults(fn=cmd_render)
+    s = sub.add_parser("import", help="store a profile version from a YAML file")
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_import)
+    s = sub.add_parser("export", help="print a stored profile version as YAML")
+    s.add_argument("ref", metavar="NAME@VERSION")
+    s.set_defaults(fn=cmd_export)
+    sub.add_parser("list", help="list stored profiles").set_defaults(fn=cmd_list)
+    s = sub.add_parser("versions", help="list a profile's versions")
+    s.add_argument("name")
+    s.set_defaults(fn=cmd_versions)
+    s = sub.add_parser("services", help="tier types, their parameters and outputs")
+    s.add_argument("type", nargs="?")
+    s.set_defaults(fn=cmd_services)
+    s = sub.add_parser("config", help="configuration tools")
+    csub = s.add_subparsers(dest="config_command", required=True)
+    c = csub.add_parser("check", help="validate an APPPROFILE_CONFIG file")
+    c.add_argument("file")
+    c.set_defaults(fn=cmd_config_check)
+    s = sub.add_parser("audit", help="the audit log as JSON lines")
+    s.add_argument("--limit", type=int, default=100)
+    s.add_argument("--profile")
+    s.add_argument("--cluster")
+    s.set_defaults(fn=cmd_audit)
+    return p
+
+
+def main_cli(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    main.setup_logging()
+    try:
+        return int(args.fn(args))
+    except UserError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return 2
+    except Exception:
+        import uuid
+
+        incident = uuid.uuid4().hex[:8]
+        log.exception("unexpected error", extra={"incident": incident})
+        print(f"error: something went wrong on our side (incident {incident}); see the log", file=sys.stderr)
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main_cli())
+

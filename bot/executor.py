@@ -1,1 +1,533 @@
-"""Placeholder while the module is being written."""
+"""Runs deploy and delete runs tier by tier through the ports, persisting every step.
+
+One run at a time per (cluster, deployment): later requests queue in the store and are claimed
+in order. State is written before and after each step, so a restarted bot resumes a run from its
+last completed tier (apply is idempotent) and keeps updating the same progress message.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets as secrets_mod
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor as PoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from bot.core import macros, plan, render
+from bot.core.catalog import Catalog
+from bot.core.errors import NotFound, UserError
+from bot.core.model import Profile, Tier
+from bot.core.ports import Cluster, ClusterError, ObjectRef, Reporter
+from bot.core.records import Run, RunKind, TierState, VersionRecord
+
+if TYPE_CHECKING:
+    from bot.service import DeployTicket
+    from bot.store.db import Store
+
+log = logging.getLogger("appprofile.executor")
+
+MASK = "••••••"
+MANAGED = "app.kubernetes.io/managed-by"
+# Apply order inside a tier (after Helm's kind sorter): what others refer to goes first.
+KIND_ORDER = [
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "ServiceAccount",
+    "Secret",
+    "ConfigMap",
+    "PersistentVolumeClaim",
+    "Role",
+    "RoleBinding",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "HorizontalPodAutoscaler",
+    "Job",
+    "CronJob",
+    "Ingress",
+]
+WAIT_KINDS = {"Deployment", "StatefulSet", "Job", "PersistentVolumeClaim", "Service", "DaemonSet"}
+
+
+def kind_rank(obj: Mapping[str, Any]) -> int:
+    kind = str(obj.get("kind", ""))
+    return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+
+
+def redact(text: str, values: set[str]) -> str:
+    for v in sorted(values, key=len, reverse=True):
+        if len(v) >= 4:
+            text = text.replace(v, MASK)
+    return text
+
+
+class RunFailed(Exception):
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class Executor:
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        connect: Callable[[str], Cluster],
+        charts: plan.ChartRenderer,
+        reporter: Reporter,
+        pool: PoolExecutor,
+        *,
+        wait_timeout: float = 600.0,
+        password: Callable[[], str] = lambda: secrets_mod.token_urlsafe(18),
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.connect = connect
+        self.charts = charts
+        self.reporter = reporter
+        self.pool = pool
+        self.wait_timeout = wait_timeout
+        self.password = password
+        self._lock = threading.Lock()
+        self._active: set[tuple[str, str]] = set()
+
+    # -- requests --------------------------------------------------------------------------
+
+    def request_deploy(
+        self,
+        user: str,
+        channel: str,
+        rec: VersionRecord,
+        p: plan.Plan,
+        sets: Mapping[str, str],
+        *,
+        kind: RunKind = "deploy",
+        awaiting_approval: bool = False,
+        expires_in: float | None = None,
+    ) -> DeployTicket:
+        from bot.service import DeployTicket
+
+        dep = self.store.get_deployment(p.cluster, p.deployment)
+        if dep is None or dep.status == "deleted":
+            dep = self.store.upsert_deployment(
+                p.cluster, p.deployment, profile=rec.name, version=rec.version, channel=channel, actor=user
+            )
+        run = self.store.create_run(
+            deployment_id=dep.id,
+            cluster=p.cluster,
+            deployment=p.deployment,
+            profile=rec.name,
+            version=rec.version,
+            kind=kind,
+            status="awaiting_approval" if awaiting_approval else "queued",
+            requested_by=user,
+            channel=channel,
+            fingerprint=p.fingerprint,
+            plan=p.model_dump(mode="json"),
+            tiers=[TierState(name=t.name, state="pending") for t in p.tiers],
+            options={"set": dict(sets)},
+            expires_at=self.store.timestamp(expires_in) if expires_in is not None else None,
+        )
+        self.store.audit(
+            user, channel, kind, f"{rec.name}@{rec.version} → {p.cluster}/{p.deployment}", "requested"
+        )
+        position = 0
+        if not awaiting_approval:
+            position = self.store.queue_position(run.id)
+            self.kick(p.cluster, p.deployment)
+        return DeployTicket(
+            run_id=run.id, plan=p, queued_position=position, awaiting_approval=awaiting_approval
+        )
+
+    def request_delete(self, user: str, channel: str, name: str, *, purge: bool = False) -> int:
+        live = [d for d in self.store.find_deployments(name) if d.status != "deleted"]
+        if not live:
+            raise NotFound(f"there is no deployment named `{name}`", "see `/appprofile deployments`")
+        if len(live) > 1:
+            where = ", ".join(d.cluster for d in live)
+            raise UserError(
+                f"`{name}` is deployed on several clusters ({where})", "delete it on one cluster at a time"
+            )
+        dep = live[0]
+        run = self.store.create_run(
+            deployment_id=dep.id,
+            cluster=dep.cluster,
+            deployment=dep.name,
+            profile=dep.profile,
+            version=dep.version,
+            kind="delete",
+            status="queued",
+            requested_by=user,
+            channel=channel,
+            fingerprint="",
+            plan={},
+            tiers=[],
+            options={"purge": purge},
+        )
+        self.store.audit(user, channel, "delete", f"{dep.cluster}/{dep.name}", "requested", f"purge={purge}")
+        self.kick(dep.cluster, dep.name)
+        return run.id
+
+    def release(self, run_id: int) -> None:
+        """An approved run joins its deployment's queue."""
+        run = self.store.update_run(run_id, status="queued")
+        self.kick(run.cluster, run.deployment)
+
+    def resume(self) -> int:
+        """After a restart: continue running runs and start queued ones. Returns how many keys."""
+        keys = {(r.cluster, r.deployment) for r in self.store.runs_with_status("running", "queued")}
+        for cluster, deployment in sorted(keys):
+            self.kick(cluster, deployment)
+        return len(keys)
+
+    def kick(self, cluster: str, deployment: str) -> None:
+        key = (cluster, deployment)
+        with self._lock:
+            if key in self._active:
+                return  # the driver already running for this key will claim the new run
+            self._active.add(key)
+        self.pool.submit(self._drive, key)
+
+    # -- driving ---------------------------------------------------------------------------
+
+    def _drive(self, key: tuple[str, str]) -> None:
+        while True:
+            with self._lock:
+                try:
+                    run = self.store.running_run(*key) or self.store.claim_next_run(*key)
+                except Exception:
+                    self._active.discard(key)
+                    log.exception("claiming a run failed", extra={"cluster": key[0], "deployment": key[1]})
+                    return
+                if run is None:
+                    self._active.discard(key)
+                    return
+            self._execute(run)
+
+    def _execute(self, run: Run) -> None:
+        log.info("run started", extra={"run_id": run.id, "kind": run.kind, "cluster": run.cluster})
+        try:
+            if run.message_ts is None:
+                posted = None
+                try:
+                    posted = self.reporter.started(run.id)
+                except Exception:
+                    log.warning("posting the progress message failed", extra={"run_id": run.id}, exc_info=True)
+                if posted:
+                    run = self.store.update_run(run.id, channel=posted[0], message_ts=posted[1])
+            if run.kind == "delete":
+                self._teardown(run)
+            else:
+                self._deploy(run)
+        except RunFailed as exc:
+            self._fail(run.id, exc.message, exc.detail)
+        except (UserError, ClusterError) as exc:
+            self._fail(run.id, exc.message, getattr(exc, "hint", None) or "")
+        except Exception:
+            incident = uuid.uuid4().hex[:8]
+            log.exception("run crashed", extra={"run_id": run.id, "incident": incident})
+            self._fail(run.id, f"internal error (incident {incident})", "")
+        finally:
+            self._safe(self.reporter.finished, run.id)
+            if self.store.get_run(run.id).approval_ts:
+                self._safe(self.reporter.approval, run.id)
+
+    def _safe(self, fn: Callable[..., None], *args: Any) -> None:
+        # Slack being down (429, 5xx) must never fail a deploy.
+        try:
+            fn(*args)
+        except Exception:
+            log.warning("progress report failed", exc_info=True)
+
+    def _set_tier(self, run_id: int, index: int, **fields: Any) -> Run:
+        run = self.store.get_run(run_id)
+        tiers = list(run.tiers)
+        tiers[index] = tiers[index].model_copy(update=fields)
+        run = self.store.update_run(run_id, tiers=tiers)
+        self._safe(self.reporter.changed, run_id)
+        return run
+
+    def _fail(self, run_id: int, message: str, detail: str) -> None:
+        run = self.store.get_run(run_id)
+        tiers = [
+            t.model_copy(update={"state": "failed", "finished_at": time.time(), "message": message[:300]})
+            if t.state in ("applying", "waiting")
+            else t
+            for t in run.tiers
+        ]
+        run = self.store.update_run(run_id, status="failed", error=message, tiers=tiers)
+        if run.deployment_id is not None:
+            self.store.update_deployment(run.deployment_id, status="failed")
+        self.store.audit(
+            run.requested_by, run.channel, run.kind, f"{run.cluster}/{run.deployment}", "failed", message
+        )
+        if detail:
+            self._safe(self.reporter.detail, run_id, detail)
+
+    # -- deploy ----------------------------------------------------------------------------
+
+    def _deploy(self, run: Run) -> None:
+        profile = self.store.get_version(run.profile, run.version).profile()
+        p = plan.Plan.model_validate(run.plan)
+        cluster = self.connect(run.cluster)
+        target = plan.Target(cluster=run.cluster, deployment=run.deployment, user=run.requested_by)
+        overrides = plan.parse_sets(run.options.get("set", {}), profile)
+        if run.deployment_id is not None:
+            self.store.update_deployment(run.deployment_id, status="deploying")
+        outputs: dict[str, dict[str, Any]] = {}
+        hidden: set[str] = set()
+        for i, tier in enumerate(profile.tiers):
+            secrets, ns = self._tier_secrets(cluster, profile, tier, target, outputs)
+            ctx, objs = plan.render_tier(
+                profile,
+                tier,
+                self.catalog,
+                target,
+                outputs=outputs,
+                secrets=secrets,
+                charts=self.charts,
+                overrides=overrides.get(tier.name),
+            )
+            hidden.update(v for v in secrets.values() if v)
+            if i < run.next_tier:
+                # Resumed after a restart: this tier is done; its outputs come back from the cluster.
+                outputs[tier.name] = self._outputs(cluster, profile, tier, target, ctx, outputs, hidden)
+                continue
+            started = time.time()
+            self._set_tier(run.id, i, state="applying", started_at=started, message="")
+            try:
+                for obj in sorted(objs, key=kind_rank):
+                    cluster.apply(obj)
+            except ClusterError as exc:
+                raise RunFailed(
+                    f"{tier.name}: {redact(exc.message, hidden)}", redact(exc.hint or exc.message, hidden)
+                ) from None
+            self._set_tier(run.id, i, state="waiting")
+            deadline = started + self.wait_timeout
+            for obj in objs:
+                if obj.get("kind") not in WAIT_KINDS:
+                    continue
+                ref = ObjectRef.of(obj)
+                result = cluster.wait_ready(
+                    ref,
+                    timeout=max(1.0, deadline - time.time()),
+                    on_progress=functools.partial(self._progress, run.id, i),
+                )
+                if not result.ready:
+                    why = redact(result.message or "not ready before the timeout", hidden)
+                    state = "failed" if result.failed else f"not ready after {int(self.wait_timeout)}s"
+                    raise RunFailed(f"{tier.name}: {ref.label} {state}: {why.splitlines()[0]}", why)
+            outputs[tier.name] = self._outputs(cluster, profile, tier, target, ctx, outputs, hidden)
+            run = self.store.update_run(run.id, next_tier=i + 1)
+            self._set_tier(run.id, i, state="ready", finished_at=time.time(), message="")
+        for change in reversed(p.changes):
+            if change.action == "prune":
+                try:
+                    cluster.delete(change.ref)
+                except ClusterError as exc:
+                    raise RunFailed(f"pruning {change.ref.label}: {exc.message}", exc.hint or "") from None
+        self._succeed(run.id, profile, p, outputs)
+
+    def _progress(self, run_id: int, index: int, message: str) -> None:
+        self._set_tier(run_id, index, message=message[:200])
+
+    def _tier_secrets(
+        self, cluster: Cluster, profile: Profile, tier: Tier, target: plan.Target, outputs: Mapping[str, Any]
+    ) -> tuple[dict[str, str], str]:
+        """Generated passwords: made once, kept in a Secret in the cluster, reused on every deploy."""
+        mctx = plan.macro_context(profile, tier, target, outputs, placeholders=True)
+        ns = mctx.tier_params["NAMESPACE"]
+        labels = {
+            MANAGED: "appprofile",
+            "appprofile.dev/deployment": target.deployment,
+            "appprofile.dev/tier": tier.name,
+            "appprofile.dev/profile-version": profile.version,
+        }
+        cluster.ensure_namespace(ns, labels)
+        wanted = plan.generated_secret_params(self.catalog, tier)
+        if not wanted:
+            return {}, ns
+        name = f"{target.deployment}-{tier.name}-generated"[:253]
+        existing = cluster.read_secret(ns, name) or {}
+        values = {k: existing[k] for k in wanted if existing.get(k)}
+        missing = [k for k in wanted if k not in values]
+        if missing:
+            values.update({k: self.password() for k in missing})
+            cluster.apply(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": name, "namespace": ns, "labels": labels},
+                    "type": "Opaque",
+                    "stringData": values,
+                }
+            )
+        return values, ns
+
+    def _outputs(
+        self,
+        cluster: Cluster,
+        profile: Profile,
+        tier: Tier,
+        target: plan.Target,
+        ctx: render.RenderContext,
+        below: Mapping[str, Mapping[str, Any]],
+        hidden: set[str],
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if tier.type in ("helm", "manifest"):
+            mctx = plan.macro_context(profile, tier, target, below, placeholders=False)
+            for decl in tier.outputs:
+                where = f"tier {tier.name}: outputs.{decl.name}"
+                if decl.value is not None:
+                    out[decl.name] = macros.resolve(decl.value, mctx, where=where)
+                elif decl.service is not None:
+                    name = str(macros.resolve(decl.service.name, mctx, where=where))
+                    out[decl.name] = self._service_field(
+                        cluster, ctx.namespace, name, decl.service.field, where
+                    )
+                elif decl.secret is not None:
+                    name = str(macros.resolve(decl.secret.name, mctx, where=where))
+                    data = cluster.read_secret(ctx.namespace, name) or {}
+                    if decl.secret.key not in data:
+                        raise RunFailed(
+                            f"{where}: Secret {ctx.namespace}/{name} has no key {decl.secret.key}"
+                        )
+                    out[decl.name] = data[decl.secret.key]
+                    hidden.add(data[decl.secret.key])
+            return out
+        svc = self.catalog.get(tier.type)
+        out.update(render.output_values(svc, ctx))
+        for name, src in render.output_sources(svc, ctx).items():
+            if src.secret is not None:
+                secret_name, key = src.secret["name"], src.secret["key"]
+                data = cluster.read_secret(ctx.namespace, secret_name) or {}
+                if key not in data:
+                    raise RunFailed(
+                        f"tier {tier.name}: Secret {ctx.namespace}/{secret_name} has no key {key}"
+                    )
+                out[name] = data[key]
+            elif src.service is not None:
+                out[name] = self._service_field(
+                    cluster,
+                    ctx.namespace,
+                    src.service["name"],
+                    src.service.get("field", "host"),
+                    f"tier {tier.name}",
+                )
+        for o in svc.outputs:
+            if o.name not in out:
+                continue
+            if o.secret:
+                hidden.add(str(out[o.name]))
+            for alias in o.aliases:
+                out[alias] = out[o.name]
+        return out
+
+    def _service_field(self, cluster: Cluster, ns: str, name: str, field: str, where: str) -> str:
+        svc = cluster.read_service(ns, name)
+        if svc is None:
+            raise RunFailed(f"{where}: Service {ns}/{name} does not exist")
+        if field == "host":
+            return f"{name}.{ns}.svc.cluster.local"
+        if field == "port":
+            ports = (svc.get("spec") or {}).get("ports") or []
+            return str(ports[0].get("port", "")) if ports else ""
+        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        key = "ip" if field == "externalIP" else "hostname"
+        return str(ingress[0].get(key) or "") if ingress else ""
+
+    def _secret_outputs(self, profile: Profile) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for tier in profile.tiers:
+            if tier.type in ("helm", "manifest"):
+                out[tier.name] = {d.name for d in tier.outputs if d.secret is not None}
+            else:
+                svc = self.catalog.get(tier.type)
+                names: set[str] = set()
+                for o in svc.outputs:
+                    if o.secret:
+                        names.add(o.name)
+                        names.update(o.aliases)
+                out[tier.name] = names
+        return out
+
+    def _succeed(
+        self, run_id: int, profile: Profile, p: plan.Plan, outputs: dict[str, dict[str, Any]]
+    ) -> None:
+        secret = self._secret_outputs(profile)
+        shown = {
+            tier: {k: (MASK if k in secret.get(tier, set()) else str(v)) for k, v in values.items()}
+            for tier, values in outputs.items()
+        }
+        inventory = [
+            {
+                "apiVersion": obj["apiVersion"],
+                "kind": obj["kind"],
+                "name": obj["metadata"]["name"],
+                "namespace": obj["metadata"].get("namespace"),
+                "tier": t.name,
+                "hash": plan.object_hash(obj),
+            }
+            for t in p.tiers
+            for obj in t.objects
+        ]
+        run = self.store.update_run(run_id, status="succeeded")
+        if run.deployment_id is not None:
+            self.store.update_deployment(
+                run.deployment_id,
+                status="ready",
+                profile=profile.name,
+                version=profile.version,
+                last_good_version=profile.version,
+                outputs=shown,
+                inventory=inventory,
+            )
+        self.store.audit(
+            run.requested_by, run.channel, run.kind, f"{run.cluster}/{run.deployment}", "ok", profile.ref
+        )
+
+    # -- delete ----------------------------------------------------------------------------
+
+    def _teardown(self, run: Run) -> None:
+        dep = self.store.get_deployment(run.cluster, run.deployment)
+        if dep is None:
+            raise RunFailed(f"deployment {run.deployment} on {run.cluster} no longer exists")
+        cluster = self.connect(run.cluster)
+        purge = bool(run.options.get("purge"))
+        self.store.update_deployment(dep.id, status="deleting")
+        tiers_in_order: list[str] = []
+        for item in dep.inventory:
+            if item["tier"] not in tiers_in_order:
+                tiers_in_order.append(item["tier"])
+        states = [TierState(name=t, state="pending") for t in reversed(tiers_in_order)]
+        self.store.update_run(run.id, tiers=states)
+        for i, tier in enumerate(reversed(tiers_in_order)):
+            self._set_tier(run.id, i, state="applying", started_at=time.time(), message="deleting")
+            items = [it for it in dep.inventory if it["tier"] == tier]
+            for it in sorted(items, key=kind_rank, reverse=True):
+                if it["kind"] == "PersistentVolumeClaim" and not purge:
+                    continue
+                ref = ObjectRef(
+                    api_version=it["apiVersion"], kind=it["kind"], name=it["name"], namespace=it["namespace"]
+                )
+                cluster.delete(ref)
+            self._set_tier(run.id, i, state="deleted", finished_at=time.time(), message="")
+        if purge:
+            # Namespaces go last and take the PVCs and generated Secrets with them.
+            for ns in sorted({it["namespace"] for it in dep.inventory if it.get("namespace")}):
+                cluster.delete(ObjectRef(api_version="v1", kind="Namespace", name=ns))
+        self.store.update_run(run.id, status="succeeded")
+        self.store.update_deployment(dep.id, status="deleted", inventory=[], outputs={})
+        self.store.audit(
+            run.requested_by, run.channel, "delete", f"{run.cluster}/{run.deployment}", "ok", f"purge={purge}"
+        )

@@ -88,3 +88,27 @@ class Cluster(Protocol):
         ...
 
     def delete(self, ref: ObjectRef) -> None: ...
+
+
+class Reporter(Protocol):
+    """Where a run's progress is shown (a Slack message updated in place, or a log)."""
+
+    def started(self, run_id: int) -> tuple[str, str] | None:
+        """Post the progress message for a run; return (channel, ts) to update later, if any."""
+        ...
+
+    def changed(self, run_id: int) -> None:
+        """The run's persisted state changed; redraw (the adapter may coalesce redraws)."""
+        ...
+
+    def finished(self, run_id: int) -> None:
+        """The run ended; draw the final state now, with its buttons."""
+        ...
+
+    def detail(self, run_id: int, text: str) -> None:
+        """Add detail (a failure's full message, pod reasons) to the progress message's thread."""
+        ...
+
+    def approval(self, run_id: int) -> None:
+        """Post the run's approval card, or redraw it (approvals so far, or a terminal state)."""
+        ...

@@ -1,0 +1,287 @@
+"""What a deploy will do, before it does it (DESIGN §4 step 1).
+
+`render_tier` turns one tier into Kubernetes objects given the outputs of the tiers below and the
+tier's secret values; the planner calls it with placeholders, the executor with real values.
+`build` renders every tier, compares with what is deployed, and fingerprints the result so an
+approval binds to exactly this plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.core import catalog as catalog_mod
+from bot.core import macros, render
+from bot.core.catalog import Catalog
+from bot.core.errors import UserError, did_you_mean
+from bot.core.model import Profile, Tier
+from bot.core.ports import ObjectRef
+
+# (chart, release, namespace, version, values) -> `helm template` output
+ChartRenderer = Callable[[str, str, str, str | None, dict[str, Any]], str]
+
+PLACEHOLDER_SECRET = "<generated at deploy>"
+
+
+class Target(BaseModel):
+    """Where and as what a profile is deployed: the identity macros and labels are built from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cluster: str
+    deployment: str
+    user: str = ""
+
+    def tier_namespace(self, tier: Tier) -> str:
+        return tier.parameters.get("NAMESPACE") or f"{self.deployment}-{tier.name}-ns"
+
+
+class TierPlan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    type: str
+    namespace: str
+    objects: list[dict[str, Any]]
+
+
+class Change(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    action: Literal["create", "change", "unchanged", "prune"]
+    tier: str
+    ref: ObjectRef
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    profile: str
+    version: str
+    cluster: str
+    deployment: str
+    tiers: list[TierPlan]
+    changes: list[Change] = Field(default_factory=list)
+    fingerprint: str = ""
+
+    def counts(self) -> dict[str, int]:
+        out = {"create": 0, "change": 0, "unchanged": 0, "prune": 0}
+        for c in self.changes:
+            out[c.action] += 1
+        return out
+
+    def summary(self) -> str:
+        c = self.counts()
+        return f"{c['create']} to create, {c['change']} to change, {c['prune']} to prune"
+
+    @property
+    def short_fingerprint(self) -> str:
+        return self.fingerprint[:12]
+
+
+def _uid(*parts: str) -> str:
+    # Deterministic ids for the system macros: the same deployment always gets the same uid.
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:24]
+
+
+def macro_context(
+    profile: Profile,
+    tier: Tier,
+    target: Target,
+    outputs: Mapping[str, Mapping[str, Any]],
+    *,
+    placeholders: bool,
+) -> macros.Context:
+    base = {
+        "profile_name": profile.name,
+        "profile_uid": _uid("profile", profile.name),
+        "profile_version": profile.version,
+        "deployment_name": target.deployment,
+        "deployment_uid": _uid("deployment", target.cluster, target.deployment),
+        "tier_name": tier.name,
+        "tier_uid": _uid("tier", profile.name, tier.name),
+        "cluster_name": target.cluster,
+        "user_name": target.user,
+        "outputs": {k: dict(v) for k, v in outputs.items()},
+        "placeholders": placeholders,
+    }
+    # Parameters may themselves use system macros (e.g. NAMESPACE: "{{...tiername}}-ns").
+    params_ctx = macros.Context(**base, tier_params={})
+    params = {
+        k: str(macros.resolve(v, params_ctx, where=f"tier {tier.name}: parameters.{k}"))
+        for k, v in tier.parameters.items()
+    }
+    params.setdefault("NAMESPACE", f"{target.deployment}-{tier.name}-ns")
+    return macros.Context(**base, tier_params=params)
+
+
+def render_tier(
+    profile: Profile,
+    tier: Tier,
+    catalog: Catalog,
+    target: Target,
+    *,
+    outputs: Mapping[str, Mapping[str, Any]],
+    secrets: Mapping[str, str],
+    charts: ChartRenderer,
+    overrides: Mapping[str, Any] | None = None,
+    placeholders: bool = False,
+) -> tuple[render.RenderContext, list[dict[str, Any]]]:
+    """Resolve the tier's macros against the outputs below it and render its objects."""
+    mctx = macro_context(profile, tier, target, outputs, placeholders=placeholders)
+    namespace = mctx.tier_params["NAMESPACE"]
+    props = dict(tier.properties)
+    props.update(overrides or {})
+    resolved = macros.resolve(props, mctx, where=f"tier {tier.name}: properties")
+    svc = catalog.get(tier.type)
+    merged = catalog_mod.check_properties(tier.name, svc, resolved)
+    ctx = render.RenderContext(
+        deployment=target.deployment,
+        tier=tier.name,
+        namespace=namespace,
+        profile=profile.name,
+        profile_version=profile.version,
+        properties=merged,
+        secrets=dict(secrets),
+    )
+    if tier.type == "manifest":
+        docs: list[str] = []
+        for m in tier.manifests:
+            parsed = macros.manifest_documents(tier.name, m)
+            value = macros.resolve(parsed, mctx, where=f"tier {tier.name}: manifests.{m.name}")
+            docs.append(yaml.safe_dump_all(value, sort_keys=False))
+        return ctx, render.manifest_objects(docs, ctx)
+    if tier.type == "helm":
+        release = str(merged.get("releaseName") or f"{target.deployment}-{tier.name}")
+        text = charts(
+            str(merged["chart"]),
+            release,
+            namespace,
+            str(merged["version"]) if merged.get("version") else None,
+            dict(merged.get("values") or {}),
+        )
+        return ctx, render.helm_objects(text, ctx)
+    return ctx, render.service_objects(svc, ctx)
+
+
+def generated_secret_params(catalog: Catalog, tier: Tier) -> list[str]:
+    """Secret parameters the person left empty: generated once at the first deploy."""
+    if tier.type in ("helm", "manifest"):
+        return []
+    svc = catalog.get(tier.type)
+    return [p.name for p in svc.params if p.generate and not tier.properties.get(p.name)]
+
+
+def parse_sets(sets: Mapping[str, str], profile: Profile) -> dict[str, dict[str, Any]]:
+    """`--set api.replicas=3` → {"api": {"replicas": 3}}; the value is read as YAML (3 → int)."""
+    out: dict[str, dict[str, Any]] = {}
+    names = [t.name for t in profile.tiers]
+    for key, raw in sets.items():
+        tier, _, prop = key.partition(".")
+        if not prop:
+            raise UserError(f"--set {key}={raw}: name the tier and property, e.g. --set api.replicas=3")
+        if tier not in names:
+            raise UserError(
+                f"--set {key}: there is no tier `{tier}`", did_you_mean(tier, names, what="tiers")
+            )
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        out.setdefault(tier, {})[prop] = value
+    return out
+
+
+def fingerprint(payload: Any) -> str:
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _key(ref: ObjectRef) -> tuple[str, str, str, str]:
+    return (ref.api_version, ref.kind, ref.namespace or "", ref.name)
+
+
+def build(
+    profile: Profile,
+    catalog: Catalog,
+    target: Target,
+    *,
+    charts: ChartRenderer,
+    sets: Mapping[str, str] | None = None,
+    known_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    deployed: list[dict[str, Any]] | None = None,
+) -> Plan:
+    """Render every tier with placeholders for what only the cluster knows, diff, fingerprint.
+
+    `deployed` is the inventory of the current deployment (refs with their tier and a hash of the
+    applied object); objects no longer rendered are pruned — only ours, only what this plan lists.
+    """
+    overrides = parse_sets(sets or {}, profile)
+    outputs: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (known_outputs or {}).items()}
+    tiers: list[TierPlan] = []
+    for tier in profile.tiers:
+        secrets = {name: PLACEHOLDER_SECRET for name in generated_secret_params(catalog, tier)}
+        ctx, objs = render_tier(
+            profile,
+            tier,
+            catalog,
+            target,
+            outputs=outputs,
+            secrets=secrets,
+            charts=charts,
+            overrides=overrides.get(tier.name),
+            placeholders=True,
+        )
+        tiers.append(TierPlan(name=tier.name, type=tier.type, namespace=ctx.namespace, objects=objs))
+        if tier.type not in ("helm", "manifest"):
+            outputs.setdefault(tier.name, {}).update(render.output_values(catalog.get(tier.type), ctx))
+    before = {(d["apiVersion"], d["kind"], d.get("namespace") or "", d["name"]): d for d in (deployed or [])}
+    changes: list[Change] = []
+    seen: set[tuple[str, str, str, str]] = set()
+    for tp in tiers:
+        for obj in tp.objects:
+            ref = ObjectRef.of(obj)
+            key = _key(ref)
+            seen.add(key)
+            prev = before.get(key)
+            if prev is None:
+                action: Literal["create", "change", "unchanged"] = "create"
+            elif prev.get("hash") == object_hash(obj):
+                action = "unchanged"
+            else:
+                action = "change"
+            changes.append(Change(action=action, tier=tp.name, ref=ref))
+    for key, d in before.items():
+        if key not in seen:
+            ref = ObjectRef(api_version=key[0], kind=key[1], namespace=key[2] or None, name=key[3])
+            changes.append(Change(action="prune", tier=str(d.get("tier", "")), ref=ref))
+    plan = Plan(
+        profile=profile.name,
+        version=profile.version,
+        cluster=target.cluster,
+        deployment=target.deployment,
+        tiers=tiers,
+        changes=changes,
+    )
+    fp = fingerprint(
+        {
+            "profile": profile.ref,
+            "cluster": target.cluster,
+            "deployment": target.deployment,
+            "sets": dict(sorted((sets or {}).items())),
+            "objects": [t.objects for t in tiers],
+            "changes": [c.model_dump(mode="json") for c in changes],
+        }
+    )
+    return plan.model_copy(update={"fingerprint": fp})
+
+
+def object_hash(obj: Mapping[str, Any]) -> str:
+    """A stable hash of an object as rendered, labels and all; stored in the inventory."""
+    return fingerprint(obj)[:16]

@@ -1,0 +1,162 @@
+"""Who may do what, where (DESIGN §5): the `APPPROFILE_CONFIG` file as data, and its rules."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.core.errors import Forbidden, NotFound, UserError, did_you_mean
+
+ACTIONS = ("create", "version", "clone", "delete", "deploy")
+Action = Literal["create", "version", "clone", "delete", "deploy"]
+_ID_RE = re.compile(r"^(\*|[UWS][A-Z0-9]{2,20})$")
+_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> int:
+    """`2h`, `90m`, `1h30m`, `45s`, `1d` → seconds."""
+    m = _DURATION_RE.match(text.strip())
+    if not text.strip() or not m or not any(m.groups()):
+        raise ValueError(f"{text!r} is not a duration; use e.g. 30m, 2h, 1h30m or 1d")
+    d, h, mi, s = (int(g) if g else 0 for g in m.groups())
+    return d * 86400 + h * 3600 + mi * 60 + s
+
+
+class Approval(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    required: int = Field(default=1, ge=1, le=10)
+    approvers: list[str] = Field(min_length=1)
+    self_approval: bool = False
+    expires_after: int = 7200
+
+    @field_validator("expires_after", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> int:
+        seconds = v if isinstance(v, int) else parse_duration(str(v))
+        if not 60 <= seconds <= 7 * 86400:
+            raise ValueError("expires_after must be between 1m and 7d")
+        return seconds
+
+    @field_validator("approvers")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if not _ID_RE.match(a) or a == "*":
+                raise ValueError(
+                    f"approver {a!r} must be a Slack user id (U…/W…) or usergroup id (S…); "
+                    "find it in the person's or group's profile"
+                )
+        return v
+
+
+class ClusterConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    context: str | None = None
+    in_cluster: bool = False
+    simulated: bool = False
+    channels: list[str] = Field(default_factory=list)
+    approval: Approval | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> ClusterConfig:
+        if self.in_cluster and self.context:
+            raise ValueError("give either `context` or `in_cluster: true`, not both")
+        if (
+            self.approval
+            and self.approval.required > len(self.approval.approvers)
+            and not any(a.startswith("S") for a in self.approval.approvers)
+        ):
+            raise ValueError(
+                f"approval.required is {self.approval.required} but only "
+                f"{len(self.approval.approvers)} approvers are listed"
+            )
+        return self
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clusters: dict[str, ClusterConfig] = Field(default_factory=dict)
+    access: dict[Action, list[str]] = Field(default_factory=dict)
+
+    @field_validator("clusters")
+    @classmethod
+    def _names(cls, v: dict[str, ClusterConfig]) -> dict[str, ClusterConfig]:
+        for name in v:
+            if not re.match(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", name):
+                raise ValueError(f"cluster name {name!r} must be a DNS label (lowercase, digits, '-')")
+        return v
+
+    @field_validator("access")
+    @classmethod
+    def _access(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for action, ids in v.items():
+            for i in ids:
+                if not _ID_RE.match(i):
+                    raise ValueError(
+                        f'access.{action}: {i!r} must be "*", a user id (U…) or usergroup id (S…)'
+                    )
+        return v
+
+    def cluster(self, name: str) -> ClusterConfig:
+        try:
+            return self.clusters[name]
+        except KeyError:
+            if not self.clusters:
+                raise NotFound(
+                    f"no cluster named `{name}` is configured",
+                    "no clusters are configured yet: add them under `clusters:` in APPPROFILE_CONFIG",
+                ) from None
+            raise NotFound(
+                f"no cluster named `{name}` is configured", did_you_mean(name, self.clusters, what="clusters")
+            ) from None
+
+
+def load(text: str, *, source: str = "APPPROFILE_CONFIG") -> Config:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{source} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{source} must be a mapping with `clusters:` and `access:`")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = f"unknown field `{err['loc'][-1]}`"
+            lines.append(f"{loc}: {msg}")
+        raise UserError(f"{source} is not valid:\n" + "\n".join(lines)) from None
+
+
+def allowed(ids: list[str] | None, user: str, groups: set[str]) -> bool:
+    """`None` (action not listed) means everyone, as DESIGN's example `create: ["*"]` suggests."""
+    if ids is None:
+        return True
+    return "*" in ids or user in ids or bool(groups.intersection(ids))
+
+
+def check_action(config: Config, action: Action, user: str, groups: set[str]) -> None:
+    if not allowed(config.access.get(action), user, groups):
+        raise Forbidden(
+            f"you are not allowed to {action} here",
+            f"ask a platform admin to add you (or one of your user groups) to access.{action}",
+        )
+
+
+def check_channel(config: Config, cluster: str, channel: str) -> None:
+    cc = config.cluster(cluster)
+    if cc.channels and channel not in cc.channels:
+        listing = ", ".join(f"<#{c}>" for c in cc.channels)
+        raise Forbidden(
+            f"deploys to `{cluster}` are not allowed from this channel",
+            f"deploy to `{cluster}` from {listing}",
+        )

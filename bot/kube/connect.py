@@ -1,0 +1,53 @@
+"""Building a `KubeCluster` from a kubeconfig context or from the pod's service account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+
+from bot.core.errors import UserError, did_you_mean
+from bot.kube.cluster import KubeCluster
+
+# The client's config module is untyped; it is used through this Any-typed name only.
+_config: Any = k8s_config
+
+
+def from_kubeconfig(name: str, context: str, config_file: str | None = None) -> KubeCluster:
+    """One `ApiClient` per cluster, so several contexts can be used side by side."""
+    try:
+        contexts, _ = _config.list_kube_config_contexts(config_file=config_file)
+    except (ConfigException, OSError) as e:
+        raise UserError(
+            f"cluster {name}: cannot read the kubeconfig ({type(e).__name__})",
+            hint="set KUBECONFIG to a readable kubeconfig file that has the cluster's context",
+        ) from None
+    names = [str(c.get("name")) for c in contexts or []]
+    if context not in names:
+        raise UserError(
+            f"cluster {name}: the kubeconfig has no context `{context}`",
+            hint=did_you_mean(context, names, what="contexts"),
+        )
+    try:
+        api = _config.new_client_from_config(config_file=config_file, context=context)
+    except ConfigException as e:
+        raise UserError(
+            f"cluster {name}: context `{context}` is unusable: {e}",
+            hint="check the context's cluster and user entries in the kubeconfig",
+        ) from None
+    return KubeCluster(name, api)
+
+
+def from_in_cluster(name: str) -> KubeCluster:
+    """The service account mounted into the bot's own pod."""
+    configuration = k8s_client.Configuration()
+    try:
+        _config.load_incluster_config(client_configuration=configuration)
+    except ConfigException as e:
+        raise UserError(
+            f"cluster {name}: not running inside a Kubernetes pod ({e})",
+            hint="give the cluster a `context` from the kubeconfig instead",
+        ) from None
+    return KubeCluster(name, k8s_client.ApiClient(configuration))

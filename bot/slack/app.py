@@ -1,0 +1,385 @@
+"""The Bolt app: `/appprofile` commands, button clicks and form submissions → the use cases.
+
+Every listener acks at once; the work runs on the caller's executor and answers through the Web
+API (channel messages) or the `response_url` (replies only the person sees). A `UserError`
+becomes an ephemeral message with its hint; anything else is a bug, logged with an incident id,
+and the person sees only that id.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.core import commands, model
+from bot.core.errors import UserError
+from bot.slack import blocks, modals
+from bot.slack.blocks import Message
+
+if TYPE_CHECKING:
+    from bot.core.records import VersionRecord
+    from bot.service import Actor, Service
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/appprofile"
+SLACK_API = "https://slack.com/api/"
+
+
+def make_client(token: str, base_url: str | None = None) -> WebClient:
+    """A WebClient that retries rate limits (Retry-After), 5xx answers and dropped connections."""
+    url = base_url or SLACK_API
+    if not url.endswith("/"):
+        url += "/"  # slack_sdk appends the method name to base_url as is
+    return WebClient(
+        token=token,
+        base_url=url,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def new_incident() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+class DeleteValue(BaseModel):
+    """The delete button's value. Only names what to delete; the use case re-authorises."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=model.NAME_RE.pattern)
+    version: str | None = None
+    purge: bool = False
+
+
+@dataclass(frozen=True)
+class SlackActor:
+    """Who acts, and where: the same fields as `bot.service.Actor`.
+
+    The adapters may not import the use-case layer at run time (only for type checking), so the
+    Slack side builds this structural twin; the use cases only read these three attributes.
+    """
+
+    user: str
+    channel: str
+    user_name: str = ""
+
+
+def _actor(user: str, channel: str, user_name: str = "") -> Actor:
+    return cast("Actor", SlackActor(user=user, channel=channel, user_name=user_name))
+
+
+def _kwargs(msg: Message) -> dict[str, Any]:
+    return {"text": msg.text, "blocks": msg.blocks}
+
+
+class _Replies:
+    """Where one request's answers go: the channel (Web API) or the person (response_url)."""
+
+    def __init__(self, client: WebClient, respond: Callable[..., Any], channel: str) -> None:
+        self.client = client
+        self.respond = respond
+        self.channel = channel
+
+    def private(self, msg: Message, *, replace: bool = False) -> None:
+        self.respond(response_type="ephemeral", replace_original=replace, **_kwargs(msg))
+
+    def public(self, msg: Message) -> None:
+        try:
+            first = self.client.chat_postMessage(channel=self.channel, **_kwargs(msg))
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("not_in_channel", "channel_not_found"):
+                raise
+            # The bot is not in this channel: answer in place through the command's response_url.
+            self.respond(response_type="in_channel", **_kwargs(msg))
+            for part in msg.thread:
+                self.respond(response_type="in_channel", **_kwargs(part))
+            return
+        for part in msg.thread:
+            self.client.chat_postMessage(channel=self.channel, thread_ts=first["ts"], **_kwargs(part))
+
+
+def build_app(
+    service: Service,
+    *,
+    client: WebClient,
+    signing_secret: str,
+    executor: concurrent.futures.Executor,
+) -> App:
+    app = App(client=client, signing_secret=signing_secret, raise_error_for_unhandled_request=False)
+    catalog = service.catalog
+
+    def run(what: str, replies: _Replies, job: Callable[[], None]) -> None:
+        """Run `job` on the executor; turn its failures into something a person can read."""
+
+        def guarded() -> None:
+            try:
+                job()
+            except UserError as exc:
+                _safe(replies.private, blocks.user_error(exc))
+            except Exception:
+                incident = new_incident()
+                log.exception("incident %s: %s failed", incident, what)
+                _safe(replies.private, blocks.incident(incident))
+
+        executor.submit(guarded)
+
+    def _safe(send: Callable[[Message], None], msg: Message) -> None:
+        try:
+            send(msg)
+        except Exception:
+            log.exception("could not deliver an error reply")
+
+    # -- slash command ---------------------------------------------------------------------------
+
+    @app.command(COMMAND)
+    def on_command(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        try:
+            cmd = commands.parse(str(body.get("text") or ""))
+        except UserError as exc:
+            ack(response_type="ephemeral", **_kwargs(blocks.user_error(exc, help_button=_unknown(exc))))
+            return
+        ack()
+        actor = _actor(
+            str(body.get("user_id", "")), str(body.get("channel_id", "")), str(body.get("user_name", ""))
+        )
+        replies = _Replies(client, respond, actor.channel)
+        trigger = str(body.get("trigger_id", ""))
+        run(cmd.kind, replies, lambda: _handle(cmd, actor, replies, trigger))
+
+    def _unknown(exc: UserError) -> bool:
+        return "not an appprofile command" in exc.message
+
+    def _card(rec: VersionRecord, title: str) -> Message:
+        return blocks.version_card(rec, catalog, title=title)
+
+    def _handle(cmd: commands.Command, actor: Actor, replies: _Replies, trigger: str) -> None:
+        if isinstance(cmd, commands.Help):
+            replies.private(blocks.help_message(service.help_text()))
+        elif isinstance(cmd, commands.List):
+            replies.private(blocks.profile_list(service.list_profiles()))
+        elif isinstance(cmd, commands.Show):
+            replies.public(_card(service.show(actor, cmd.name, cmd.version), ""))
+        elif isinstance(cmd, commands.Versions):
+            replies.private(blocks.versions_list(service.versions(actor, cmd.name)))
+        elif isinstance(cmd, commands.Services):
+            if cmd.type:
+                replies.private(blocks.service_detail(service.service_type(cmd.type)))
+            else:
+                replies.private(blocks.services_list(service.service_types()))
+        elif isinstance(cmd, commands.Use):
+            rec = service.use(actor, cmd.name)
+            replies.public(blocks.plain(f"<@{actor.user}> made {rec.name} this channel's current profile."))
+        elif isinstance(cmd, commands.Create):
+            if cmd.yaml is None:
+                replies.client.views_open(trigger_id=trigger, view=modals.create_view(actor.channel))
+            else:
+                replies.public(_card(service.create(actor, cmd.yaml), "Created"))
+        elif isinstance(cmd, commands.Version):
+            _version(cmd, actor, replies, trigger)
+        elif isinstance(cmd, commands.Clone):
+            _clone(cmd, actor, replies, trigger)
+        elif isinstance(cmd, commands.Diff):
+            text = service.diff(actor, cmd.name, cmd.v1, cmd.v2)
+            replies.public(blocks.diff(cmd.name, cmd.v1, cmd.v2, text))
+        elif isinstance(cmd, commands.Export):
+            text = service.export(actor, cmd.name, cmd.version)
+            shown = cmd.version or str(model.from_yaml(text).version)
+            replies.public(blocks.export(cmd.name, shown, text, catalog))
+        elif isinstance(cmd, commands.Delete):
+            replies.private(blocks.delete_confirm(cmd.name, cmd.version, cmd.purge))
+        elif isinstance(cmd, commands.Deploy):
+            _deploy(cmd.request, actor, replies)
+        elif isinstance(cmd, commands.Status):
+            replies.private(blocks.status(service.status(actor, cmd.name)))
+        elif isinstance(cmd, commands.Deployments):
+            replies.private(blocks.deployments_list(service.deployments(actor)))
+        elif isinstance(cmd, commands.Outputs):
+            replies.private(blocks.outputs(cmd.name, service.outputs(actor, cmd.name), catalog))
+        else:
+            replies.private(blocks.audit(service.audit(actor, cmd.limit, cmd.profile, cmd.cluster)))
+
+    def _current(actor: Actor, name: str | None) -> str:
+        if name:
+            return name
+        current = service.current(actor)
+        if current is None:
+            raise UserError(
+                "this channel has no current profile yet",
+                "name the profile, or pick one with `/appprofile use NAME`",
+            )
+        return current
+
+    def _version(cmd: commands.Version, actor: Actor, replies: _Replies, trigger: str) -> None:
+        name = _current(actor, cmd.name)
+        if cmd.new is not None:
+            rec = service.new_version(actor, name, cmd.new, from_version=cmd.from_version)
+            replies.public(_card(rec, "New version"))
+            return
+        source = service.show(actor, name, cmd.from_version)
+        latest = max((r.version for r in service.versions(actor, name)), key=model.version_key)
+        major, minor, _ = model.version_key(latest)
+        view = modals.version_view(actor.channel, name, source.version, source.yaml, f"{major}.{minor + 1}.0")
+        replies.client.views_open(trigger_id=trigger, view=view)
+
+    def _clone(cmd: commands.Clone, actor: Actor, replies: _Replies, trigger: str) -> None:
+        source = _current(actor, cmd.source)
+        if cmd.new_name is not None:
+            rec = service.clone(actor, source, cmd.source_version, cmd.new_name, new_version=cmd.new_version)
+            replies.public(_card(rec, "Cloned"))
+            return
+        service.export(actor, source, cmd.source_version)  # a missing source fails now, not on submit
+        view = modals.clone_view(actor.channel, source, cmd.source_version, None, cmd.new_version)
+        replies.client.views_open(trigger_id=trigger, view=view)
+
+    def _deploy(req: commands.DeployRequest, actor: Actor, replies: _Replies) -> None:
+        ticket = service.deploy(actor, req)
+        p = ticket.plan
+        if ticket.preview_only:
+            note = "No cluster executor is running, so this is the plan only."
+        elif ticket.awaiting_approval:
+            note = "This cluster needs approval: the approval card follows."
+        elif ticket.queued_position:
+            note = f"Queued behind {ticket.queued_position} other run(s) for this deployment."
+        else:
+            note = f"Run #{ticket.run_id} started; progress follows."
+        replies.public(
+            blocks.deploy_preview(p.profile, p.version, p.cluster, p.deployment, p.summary(), note)
+        )
+
+    # -- buttons ---------------------------------------------------------------------------------
+
+    def _click_replies(body: dict[str, Any], client: WebClient, respond: Respond) -> tuple[Actor, _Replies]:
+        channel = str(
+            (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
+        )
+        user = body.get("user") or {}
+        actor = _actor(str(user.get("id", "")), channel, str(user.get("username") or user.get("name") or ""))
+        return actor, _Replies(client, respond, channel)
+
+    @app.action(blocks.HELP_ACTION)
+    def on_help(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        _, replies = _click_replies(body, client, respond)
+        run("help", replies, lambda: replies.private(blocks.help_message(service.help_text())))
+
+    @app.action(blocks.CANCEL_ACTION)
+    def on_cancel(ack: Ack, respond: Respond) -> None:
+        ack()
+        respond(delete_original=True)
+
+    @app.action(blocks.DELETE_ACTION)
+    def on_delete(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        actor, replies = _click_replies(body, client, respond)
+
+        def job() -> None:
+            try:
+                target = DeleteValue.model_validate(json.loads(str(action.get("value") or "")))
+            except (ValueError, ValidationError):
+                raise UserError("this button is out of date", "run `/appprofile delete NAME` again") from None
+            done = service.delete(actor, target.name, target.version, purge=target.purge)
+            replies.private(blocks.plain(done), replace=True)
+            replies.public(blocks.plain(f"<@{actor.user}>: {done}"))
+
+        run("delete", replies, job)
+
+    # -- form submissions --------------------------------------------------------------------------
+
+    def submit(
+        ack: Ack,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
+        default_block: str,
+        save: Callable[[Actor], VersionRecord],
+        title: str,
+    ) -> None:
+        """Validate and save before acking (so errors show inline), then post in the channel."""
+        ctx = modals.context(view)
+        user = body.get("user") or {}
+        actor = _actor(
+            str(user.get("id", "")), ctx.channel, str(user.get("username") or user.get("name") or "")
+        )
+        try:
+            rec = save(actor)
+        except UserError as exc:
+            message = exc.message if not exc.hint else f"{exc.message} — {exc.hint}"
+            ack(
+                response_action="errors",
+                errors={modals.error_block(view, exc, default_block): message[:1500]},
+            )
+            return
+        except Exception:
+            incident = new_incident()
+            log.exception("incident %s: %s form failed", incident, title)
+            text = f"Something went wrong on our side (incident {incident})."
+            ack(response_action="errors", errors={default_block: text})
+            return
+        ack()
+
+        def noop_respond(**_: Any) -> None:
+            """A form has no response_url; errors after saving go to the log only."""
+
+        replies = _Replies(client, noop_respond, ctx.channel)
+        run(f"{title} post", replies, lambda: replies.public(_card(rec, title)))
+
+    @app.view(modals.CREATE)
+    def on_create(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        def save(actor: Actor) -> VersionRecord:
+            form = modals.read_create(view)
+            return service.create(
+                actor,
+                form.yaml,
+                name=form.name,
+                version=form.version,
+                description=form.description,
+                tags=form.tags,
+            )
+
+        submit(ack, body, view, client, "yaml", save, "Created")
+
+    @app.view(modals.VERSION)
+    def on_version(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        ctx = modals.context(view)
+
+        def save(actor: Actor) -> VersionRecord:
+            form = modals.read_version(view)
+            return service.new_version(
+                actor, ctx.name, form.version, yaml_text=form.yaml, from_version=ctx.version
+            )
+
+        submit(ack, body, view, client, "yaml", save, "New version")
+
+    @app.view(modals.CLONE)
+    def on_clone(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        ctx = modals.context(view)
+
+        def save(actor: Actor) -> VersionRecord:
+            form = modals.read_clone(view)
+            return service.clone(actor, ctx.name, ctx.version, form.new_name, new_version=form.new_version)
+
+        submit(ack, body, view, client, "new_name", save, "Cloned")
+
+    return app

@@ -1,0 +1,417 @@
+"""Block Kit builders: records in, Slack messages out. Pure functions, no Slack calls.
+
+Every `Message` stays inside Slack's limits (≤ 50 blocks, section text ≤ 3000, text ≤ 40 000).
+Long YAML and diffs go into thread replies, split into code-block chunks, and are cut with a note
+past `MAX_THREAD_MESSAGES`. Secret values are masked using the catalogue's `secret` flags.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field
+
+from bot.core.catalog import Catalog, ServiceType
+from bot.core.errors import UserError
+from bot.core.records import AuditEntry, Deployment, ProfileSummary, Run, VersionRecord
+
+MASK = "••••••"
+MAX_BLOCKS = 50
+SECTION_MAX = 3000
+CHUNK = 2900  # room for the ``` fences inside a 3000-character section
+INLINE_MAX = 2400  # YAML up to this size is shown in the message itself
+CHUNKS_PER_MESSAGE = 10  # 10 × 3000 stays well under the 40 000 text limit
+MAX_THREAD_MESSAGES = 10
+LIST_MAX = 40  # rows in a list message, leaving blocks for header and footer
+
+HELP_ACTION = "appprofile_help"
+DELETE_ACTION = "appprofile_delete"
+CANCEL_ACTION = "appprofile_cancel"
+
+
+class Message(BaseModel):
+    """One Slack message, plus replies to post in its thread."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+    thread: list[Message] = Field(default_factory=list)
+
+
+# -- small pieces ------------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn needs &, < and > escaped, or it reads them as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, SECTION_MAX)}}
+
+
+def header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": _cut(text, 150) or " "}}
+
+
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(text, SECTION_MAX)}]}
+
+
+def button(
+    text: str,
+    action_id: str,
+    value: str = "",
+    *,
+    style: str | None = None,
+    confirm: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    b: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": _cut(text, 75)},
+        "action_id": action_id,
+    }
+    if value:
+        b["value"] = _cut(value, 2000)
+    if style:
+        b["style"] = style
+    if confirm:
+        b["confirm"] = confirm
+    return b
+
+
+def _message(text: str, blocks: list[dict[str, Any]], thread: list[Message] | None = None) -> Message:
+    return Message(text=_cut(text, 3000), blocks=blocks[:MAX_BLOCKS], thread=thread or [])
+
+
+def plain(text: str) -> Message:
+    return _message(text, [section(escape(text))])
+
+
+# -- long text ---------------------------------------------------------------------------------
+
+
+def code_chunks(text: str, size: int = CHUNK) -> list[str]:
+    """Split text on line boundaries into escaped pieces that fit a code block in one section."""
+    chunks: list[str] = []
+    current: list[str] = []
+    length = 0
+    for line in escape(text).splitlines():
+        # A line longer than a chunk is split hard; YAML that long is rare (base64 blobs).
+        pieces = [line[i : i + size] for i in range(0, len(line), size)] or [""]
+        for piece in pieces:
+            if length + len(piece) + 1 > size and current:
+                chunks.append("\n".join(current))
+                current, length = [], 0
+            current.append(piece)
+            length += len(piece) + 1
+    if current:
+        chunks.append("\n".join(current))
+    return chunks
+
+
+def _code(chunk: str) -> dict[str, Any]:
+    return section(f"```\n{chunk}\n```")
+
+
+def long_text(title: str, summary: str, text: str, *, what: str) -> Message:
+    """`text` inline when short; otherwise a summary with the text in the thread, in parts."""
+    chunks = code_chunks(text)
+    if len(text) <= INLINE_MAX and len(chunks) == 1:
+        return _message(title, [header(title), section(summary), _code(chunks[0])])
+    groups = [chunks[i : i + CHUNKS_PER_MESSAGE] for i in range(0, len(chunks), CHUNKS_PER_MESSAGE)]
+    kept = groups[:MAX_THREAD_MESSAGES]
+    thread = [
+        _message(f"{title} ({what}, part {n}/{len(kept)})", [_code(c) for c in group])
+        for n, group in enumerate(kept, start=1)
+    ]
+    lines = len(text.splitlines())
+    note = f"The {what} ({lines} lines) is in the thread."
+    if len(groups) > len(kept):
+        shown = sum(len(g) for g in kept)
+        note += (
+            f" It was cut after {shown} of {len(chunks)} parts (Slack message limits); "
+            "the `appprofile export` command line prints it whole."
+        )
+        thread[-1] = _message(
+            thread[-1].text, [*thread[-1].blocks, context(f"_…cut: {len(chunks) - shown} more parts_")]
+        )
+    return _message(f"{title}: {note}", [header(title), section(summary), context(note)], thread)
+
+
+# -- secrets -----------------------------------------------------------------------------------
+
+
+def secret_params(catalog: Catalog) -> dict[str, set[str]]:
+    return {name: {p.name for p in svc.params if p.secret} for name, svc in catalog.services.items()}
+
+
+def secret_outputs(catalog: Catalog) -> set[str]:
+    names: set[str] = set()
+    for svc in catalog.services.values():
+        for o in svc.outputs:
+            if o.secret:
+                names.add(o.name)
+                names.update(o.aliases)
+    return names
+
+
+def mask_yaml(text: str, catalog: Catalog) -> str:
+    """The profile YAML with secret properties masked; unchanged text if nothing is secret."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text  # stored YAML always parses; a fragment that does not is shown as is
+    secrets = secret_params(catalog)
+    masked = False
+    tiers = data.get("tiers") if isinstance(data, dict) else None
+    for tier in tiers if isinstance(tiers, list) else []:
+        if not isinstance(tier, dict) or not isinstance(tier.get("properties"), dict):
+            continue
+        props = tier["properties"]
+        for key in secrets.get(str(tier.get("type")), set()):
+            value = props.get(key)
+            # A macro is a reference, not the secret itself; showing it is harmless and useful.
+            if value not in (None, "") and not (isinstance(value, str) and "{{" in value):
+                props[key] = MASK
+                masked = True
+    if not masked:
+        return text
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def mask_outputs(outputs: dict[str, dict[str, str]], catalog: Catalog) -> dict[str, dict[str, str]]:
+    secret = secret_outputs(catalog)
+    return {
+        tier: {k: (MASK if k in secret else v) for k, v in values.items()} for tier, values in outputs.items()
+    }
+
+
+# -- errors and help ---------------------------------------------------------------------------
+
+
+def user_error(err: UserError, *, help_button: bool = False) -> Message:
+    blocks = [section(f":warning: {escape(err.message)}")]
+    if err.hint:
+        blocks.append(context(escape(err.hint)))
+    if help_button:
+        blocks.append({"type": "actions", "elements": [button("Help", HELP_ACTION, "help")]})
+    text = err.message if not err.hint else f"{err.message} — {err.hint}"
+    return _message(text, blocks)
+
+
+def incident(incident_id: str) -> Message:
+    text = f"Something went wrong on our side (incident {incident_id}). The team can look it up by that id."
+    return _message(text, [section(f":rotating_light: {text}")])
+
+
+def help_message(text: str) -> Message:
+    return _message(text, [section(text)])
+
+
+# -- profiles ----------------------------------------------------------------------------------
+
+
+def profile_list(items: Sequence[ProfileSummary]) -> Message:
+    if not items:
+        return plain("No profiles yet. Create one with `/appprofile create`.")
+    rows = [
+        f"*{escape(p.name)}* `{p.latest_version}` · {p.version_count} "
+        + ("version" if p.version_count == 1 else "versions")
+        + (f" — {escape(_cut(p.description, 200))}" if p.description else "")
+        for p in items[:LIST_MAX]
+    ]
+    blocks = [header(f"App Profiles ({len(items)})"), *[section(r) for r in rows]]
+    if len(items) > LIST_MAX:
+        blocks.append(context(f"…and {len(items) - LIST_MAX} more"))
+    return _message(f"{len(items)} App Profiles", blocks)
+
+
+def version_card(rec: VersionRecord, catalog: Catalog, *, title: str = "") -> Message:
+    """A version: who made it, its tiers, and its YAML (secrets masked)."""
+    heading = f"{title} {rec.ref}".strip()
+    lines = []
+    if rec.description:
+        lines.append(escape(rec.description))
+    origin = {"create": "created", "version": "new version", "clone": "cloned", "import": "imported"}[
+        rec.kind
+    ]
+    meta = f"{origin} by <@{rec.created_by}> at {rec.created_at}"
+    if rec.source:
+        meta += f" from `{escape(rec.source)}`"
+    if rec.tags:
+        meta += " · tags: " + ", ".join(f"`{escape(t)}`" for t in rec.tags)
+    lines.append(meta)
+    try:
+        tiers = rec.profile().tiers
+        lines.append("*Tiers* (bottom first): " + " → ".join(f"`{t.name}` ({t.type})" for t in tiers))
+    except UserError:
+        pass  # an old version that no longer validates is still shown, just without the tier line
+    return long_text(heading, "\n".join(lines), mask_yaml(rec.yaml, catalog), what="YAML")
+
+
+def versions_list(records: Sequence[VersionRecord]) -> Message:
+    if not records:
+        return plain("This profile has no versions.")
+    name = records[0].name
+    rows = [
+        f"`{r.version}` · {r.kind} by <@{r.created_by}> at {r.created_at}"
+        + (f" from `{escape(r.source)}`" if r.source else "")
+        for r in records[:LIST_MAX]
+    ]
+    blocks = [header(f"{name}: {len(records)} versions"), section("\n".join(rows))]
+    if len(records) > LIST_MAX:
+        blocks.append(context(f"…and {len(records) - LIST_MAX} more"))
+    return _message(f"{name}: {len(records)} versions", blocks)
+
+
+def diff(name: str, v1: str, v2: str, text: str) -> Message:
+    return long_text(f"{name} {v1} → {v2}", f"Differences from `{v1}` to `{v2}`:", text, what="diff")
+
+
+def export(name: str, version: str, text: str, catalog: Catalog) -> Message:
+    shown = mask_yaml(text, catalog)
+    note = (
+        "Secret values are masked here." if shown != text else "Paste it into `/appprofile create` to import."
+    )
+    return long_text(f"{name}@{version}", note, shown, what="YAML")
+
+
+def delete_confirm(name: str, version: str | None, purge: bool) -> Message:
+    target = f"{name}@{version}" if version else name
+    what = f"version `{version}` of *{escape(name)}*" if version else f"*{escape(name)}* (every version)"
+    extra = " Persistent volumes will be purged too." if purge else ""
+    value = json.dumps({"name": name, "version": version, "purge": purge})
+    confirm = {
+        "title": {"type": "plain_text", "text": "Delete for good?"},
+        "text": {"type": "mrkdwn", "text": f"This deletes {what}. It cannot be undone.{extra}"},
+        "confirm": {"type": "plain_text", "text": "Delete"},
+        "deny": {"type": "plain_text", "text": "Keep it"},
+        "style": "danger",
+    }
+    blocks = [
+        section(f"Delete {what}?{extra}"),
+        {
+            "type": "actions",
+            "block_id": "delete",
+            "elements": [
+                button(f"Delete {target}", DELETE_ACTION, value, style="danger", confirm=confirm),
+                button("Cancel", CANCEL_ACTION, "cancel"),
+            ],
+        },
+    ]
+    return _message(f"Delete {target}?", blocks)
+
+
+# -- services ----------------------------------------------------------------------------------
+
+
+def services_list(types: Iterable[ServiceType]) -> Message:
+    items = list(types)
+    rows = [f"*{t.type}* — {escape(_cut(t.title or t.description, 200))}" for t in items[:LIST_MAX]]
+    blocks = [header(f"Service types ({len(items)})"), section("\n".join(rows) or "none")]
+    blocks.append(context("`/appprofile services TYPE` shows its parameters and outputs"))
+    return _message(f"{len(items)} service types", blocks)
+
+
+def service_detail(svc: ServiceType) -> Message:
+    params = []
+    for p in svc.params:
+        bits: list[str] = [p.kind]
+        if p.required:
+            bits.append("required")
+        if p.secret:
+            bits.append("secret")
+        if p.default is not None and not p.secret:
+            bits.append(f"default `{escape(json.dumps(p.default))}`")
+        line = f"• `{p.name}` ({', '.join(bits)})"
+        if p.description:
+            line += f" — {escape(p.description)}"
+        params.append(line)
+    outputs = [
+        f"• `{o.name}`{' (secret, shown masked)' if o.secret else ''}"
+        + (f" — also `{'`, `'.join(o.aliases)}`" if o.aliases else "")
+        for o in svc.outputs
+    ]
+    blocks = [header(f"{svc.type}: {svc.title}"), section(escape(svc.description) or " ")]
+    blocks.append(section("*Parameters*\n" + ("\n".join(params) or "none")))
+    blocks.append(section("*Outputs*\n" + ("\n".join(outputs) or "what the tier declares in `outputs:`")))
+    return _message(f"Service type {svc.type}", blocks)
+
+
+# -- deployments -------------------------------------------------------------------------------
+
+
+def deploy_preview(
+    profile: str, version: str, cluster: str, deployment: str, summary: str, note: str
+) -> Message:
+    title = f"Deploy {profile}@{version} to {cluster} as {deployment}"
+    return _message(
+        f"{title}: {summary}. {note}", [header(title), section(escape(summary)), context(escape(note))]
+    )
+
+
+def deployments_list(items: Sequence[Deployment]) -> Message:
+    if not items:
+        return plain("Nothing is deployed yet. Deploy with `/appprofile deploy PROFILE to CLUSTER`.")
+    rows = [
+        f"*{escape(d.name)}* on `{escape(d.cluster)}` · {escape(d.profile)}@{d.version} · {d.status}"
+        for d in items[:LIST_MAX]
+    ]
+    blocks = [header(f"Deployments ({len(items)})"), section("\n".join(rows))]
+    if len(items) > LIST_MAX:
+        blocks.append(context(f"…and {len(items) - LIST_MAX} more"))
+    return _message(f"{len(items)} deployments", blocks)
+
+
+def status(items: Sequence[tuple[Deployment, Run | None]]) -> Message:
+    if not items:
+        return plain("Nothing is deployed yet.")
+    blocks: list[dict[str, Any]] = [header("Status")]
+    for dep, run in items[:LIST_MAX]:
+        line = f"*{escape(dep.name)}* on `{escape(dep.cluster)}`: {dep.status}"
+        line += f" · {escape(dep.profile)}@{dep.version}"
+        if run is not None:
+            line += f"\nlast run #{run.id} ({run.kind}): {run.status}"
+            if run.error:
+                line += f" — {escape(_cut(run.error, 500))}"
+        blocks.append(section(line))
+    return _message(f"Status of {len(items)} deployments", blocks)
+
+
+def outputs(name: str, values: dict[str, dict[str, str]], catalog: Catalog) -> Message:
+    shown = mask_outputs(values, catalog)
+    if not shown:
+        return plain(f"{name} has published no outputs yet.")
+    blocks: list[dict[str, Any]] = [header(f"Outputs of {name}")]
+    for tier, kv in list(shown.items())[: MAX_BLOCKS - 2]:
+        rows = "\n".join(f"`{escape(k)}` = `{escape(v)}`" for k, v in kv.items()) or "none"
+        blocks.append(section(f"*{escape(tier)}*\n{rows}"))
+    return _message(f"Outputs of {name}", blocks)
+
+
+def audit(entries: Sequence[AuditEntry]) -> Message:
+    if not entries:
+        return plain("The audit log is empty for this filter.")
+    rows = [
+        f"{e.at} <@{e.actor}> *{e.action}* `{escape(e.target)}` → {escape(e.result)}"
+        + (f" ({escape(_cut(e.detail, 200))})" if e.detail else "")
+        for e in entries
+    ]
+    chunks: list[str] = []
+    current = ""
+    for row in rows:
+        if len(current) + len(row) + 1 > CHUNK:
+            chunks.append(current)
+            current = ""
+        current = f"{current}\n{row}" if current else row
+    if current:
+        chunks.append(current)
+    blocks = [header(f"Audit ({len(entries)} entries)"), *[section(c) for c in chunks[: MAX_BLOCKS - 1]]]
+    return _message(f"{len(entries)} audit entries", blocks)

@@ -1,0 +1,335 @@
+"""Live progress of a run: one Slack message, updated in place, details in its thread.
+
+Redraws are coalesced to at most one `chat.update` per `min_interval` seconds per run (Slack's
+Tier 3 limit is about 50 a minute per method); the final state is always drawn at once. A
+failing Slack call is logged and dropped: progress reporting never fails a deploy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk import WebClient
+
+from bot.core.records import Deployment, Run, TierState
+
+if TYPE_CHECKING:
+    from bot.store.db import Store
+
+log = logging.getLogger("appprofile.slack.progress")
+
+ICONS = {
+    "pending": "⚪",
+    "applying": "🔵",
+    "waiting": "⏳",
+    "ready": "✅",
+    "failed": "❌",
+    "deleted": "🗑️",
+}
+STATUS_TITLE = {
+    "queued": "Queued",
+    "awaiting_approval": "Waiting for approval",
+    "running": "Running",
+    "succeeded": "Succeeded",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "superseded": "Superseded",
+    "rejected": "Rejected",
+    "expired": "Expired",
+}
+MAX_TIER_LINES = 40
+ADDRESS_OUTPUTS = ("EXTERNALIP", "EXTERNALHOSTNAME", "_SVC", "_URL", "_ENDPOINT", "BOOTSTRAP_SERVERS", "URI")
+
+
+def _elapsed(t: TierState, now: float) -> str:
+    if t.started_at is None:
+        return ""
+    end = t.finished_at or now
+    secs = max(0, int(end - t.started_at))
+    return f" · {secs // 60}m{secs % 60:02d}s" if secs >= 60 else f" · {secs}s"
+
+
+def title(run: Run) -> str:
+    verb = {"deploy": "Deploy", "rollback": "Roll back", "delete": "Delete"}[run.kind]
+    what = f"{run.profile} {run.version}" if run.kind != "delete" else run.deployment
+    return f"{verb} {what} → {run.cluster} as {run.deployment}"[:150]
+
+
+def blocks(run: Run, dep: Deployment | None, *, now: float, queue_position: int = 0) -> list[dict[str, Any]]:
+    """The progress message: header, one line per tier, then outputs or the failure and buttons."""
+    status = STATUS_TITLE[run.status]
+    if run.status == "queued" and queue_position > 0:
+        status = f"Queued (position {queue_position})"
+    out: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title(run)}},
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"*{status}* · run #{run.id} · requested by <@{run.requested_by}>"
+                    + (f" · plan `{run.fingerprint[:12]}`" if run.fingerprint else ""),
+                }
+            ],
+        },
+    ]
+    lines = []
+    for t in run.tiers[:MAX_TIER_LINES]:
+        msg = f" — {t.message}" if t.message else ""
+        lines.append(f"{ICONS[t.state]} *{t.name}* {t.state}{_elapsed(t, now)}{msg}")
+    if len(run.tiers) > MAX_TIER_LINES:
+        lines.append(f"…and {len(run.tiers) - MAX_TIER_LINES} more tiers")
+    if lines:
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:3000]}})
+    if run.status == "failed" and run.error:
+        out.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"*Failed:* {run.error[:2800]}\nDetails are in the thread.",
+                },
+            }
+        )
+    if run.status == "succeeded" and dep is not None and run.kind != "delete" and dep.outputs:
+        out.append({"type": "divider"})
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": outputs_text(dep.outputs)[:3000]}})
+    if run.status in ("failed", "succeeded") and run.kind != "delete":
+        elements: list[dict[str, Any]] = [
+            {
+                "type": "button",
+                "action_id": "run_retry",
+                "text": {"type": "plain_text", "text": "Retry" if run.status == "failed" else "Redeploy"},
+                "value": str(run.id),
+            }
+        ]
+        if dep is not None and dep.last_good_version and run.status == "failed":
+            elements.append(
+                {
+                    "type": "button",
+                    "action_id": "run_rollback",
+                    "style": "danger",
+                    "text": {"type": "plain_text", "text": f"Roll back to {dep.last_good_version}"[:75]},
+                    "value": str(run.id),
+                    "confirm": {
+                        "title": {"type": "plain_text", "text": "Roll back?"},
+                        "text": {
+                            "type": "mrkdwn",
+                            "text": f"Redeploy {run.profile} {dep.last_good_version} to {run.cluster}?",
+                        },
+                        "confirm": {"type": "plain_text", "text": "Roll back"},
+                        "deny": {"type": "plain_text", "text": "Cancel"},
+                    },
+                }
+            )
+        out.append({"type": "actions", "block_id": f"run-{run.id}", "elements": elements})
+    return out
+
+
+def outputs_text(outputs: dict[str, dict[str, str]]) -> str:
+    """Outputs as Slack mrkdwn; values arrive masked for secrets (the executor masks them)."""
+    lines = ["*Outputs*"]
+    for tier, values in outputs.items():
+        if not values:
+            continue
+        shown = ", ".join(f"`{k}`={v}" if v else f"`{k}`=—" for k, v in sorted(values.items()))
+        lines.append(f"• *{tier}*: {shown}")
+    return "\n".join(lines)
+
+
+def fallback_text(run: Run) -> str:
+    return f"{title(run)}: {STATUS_TITLE[run.status]}"
+
+
+class SlackReporter:
+    def __init__(
+        self,
+        client: WebClient,
+        store: Store,
+        *,
+        min_interval: float = 1.0,
+        tally: Callable[[Run], tuple[list[str], int]] | None = None,
+    ) -> None:
+        self.client = client
+        self.store = store
+        # (approved_by, required) for a run; the service knows the policy, this adapter does not.
+        self.tally = tally or (lambda run: ([], 1))
+        self.min_interval = min_interval
+        self._lock = threading.Lock()
+        self._last: dict[int, float] = {}
+        self._timers: dict[int, threading.Timer] = {}
+
+    def _draw(self, run_id: int) -> None:
+        run = self.store.get_run(run_id)
+        if not run.message_ts:
+            return
+        dep = self.store.get_deployment(run.cluster, run.deployment)
+        position = self.store.queue_position(run.id) if run.status == "queued" else 0
+        self.client.chat_update(
+            channel=run.channel,
+            ts=run.message_ts,
+            text=fallback_text(run),
+            blocks=blocks(run, dep, now=time.time(), queue_position=position),
+        )
+
+    def _draw_safely(self, run_id: int) -> None:
+        with self._lock:
+            self._timers.pop(run_id, None)
+            self._last[run_id] = time.monotonic()
+        try:
+            self._draw(run_id)
+        except Exception:
+            log.warning("progress update failed", extra={"run_id": run_id}, exc_info=True)
+
+    def started(self, run_id: int) -> tuple[str, str] | None:
+        run = self.store.get_run(run_id)
+        dep = self.store.get_deployment(run.cluster, run.deployment)
+        resp = self.client.chat_postMessage(
+            channel=run.channel, text=fallback_text(run), blocks=blocks(run, dep, now=time.time())
+        )
+        with self._lock:
+            self._last[run_id] = time.monotonic()
+        return str(resp["channel"]), str(resp["ts"])
+
+    def changed(self, run_id: int) -> None:
+        with self._lock:
+            if run_id in self._timers:
+                return  # a redraw is already scheduled; it will read the newest state
+            wait = self._last.get(run_id, 0.0) + self.min_interval - time.monotonic()
+            if wait > 0:
+                timer = threading.Timer(wait, self._draw_safely, args=(run_id,))
+                timer.daemon = True
+                self._timers[run_id] = timer
+                timer.start()
+                return
+        self._draw_safely(run_id)
+
+    def finished(self, run_id: int) -> None:
+        with self._lock:
+            timer = self._timers.pop(run_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._draw_safely(run_id)
+        with self._lock:
+            self._last.pop(run_id, None)
+
+    def approval(self, run_id: int) -> None:
+        try:
+            post_or_redraw_approval(self, run_id)
+        except Exception:
+            log.warning("approval card update failed", extra={"run_id": run_id}, exc_info=True)
+
+    def detail(self, run_id: int, text: str) -> None:
+        run = self.store.get_run(run_id)
+        if not run.message_ts:
+            return
+        body = text if len(text) <= 3500 else text[:3500] + "\n… (cut; see the bot's log for the rest)"
+        self.client.chat_postMessage(
+            channel=run.channel, thread_ts=run.message_ts, text=f"Details for run #{run.id}:\n```{body}```"
+        )
+
+
+def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso: str) -> list[dict[str, Any]]:
+    """The approval card: what would run, the plan it binds to, who approved, and until when."""
+    p = run.plan or {}
+    counts = {"create": 0, "change": 0, "unchanged": 0, "prune": 0}
+    for c in p.get("changes", []):
+        counts[c.get("action", "change")] = counts.get(c.get("action", "change"), 0) + 1
+    summary = f"{counts['create']} to create, {counts['change']} to change, {counts['prune']} to prune"
+    state = {
+        "awaiting_approval": f"Waiting for approval: {len(approved_by)} of {required}",
+        "queued": "Approved — deploying",
+        "running": "Approved — deploying",
+        "succeeded": "Approved — deployed",
+        "failed": "Approved — the deploy failed",
+        "rejected": "Rejected",
+        "expired": "Expired — nobody approved in time",
+        "superseded": "Superseded by a newer request",
+        "cancelled": "Cancelled",
+    }[run.status]
+    by = ", ".join(f"<@{u}>" for u in approved_by) or "nobody yet"
+    fields = [
+        f"*Requested by* <@{run.requested_by}>",
+        f"*Profile* {run.profile}@{run.version}",
+        f"*Cluster* {run.cluster}",
+        f"*Deployment* {run.deployment}",
+        f"*Plan* {summary} · `{run.fingerprint[:12]}`",
+        f"*Approved by* {by}",
+    ]
+    out: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": f"Approval: deploy to {run.cluster}"[:150]},
+        },
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{state}*"}]},
+    ]
+    if run.status == "awaiting_approval":
+        if run.expires_at:
+            out.append(
+                {
+                    "type": "context",
+                    "elements": [{"type": "mrkdwn", "text": f"Expires at {run.expires_at} (UTC)"}],
+                }
+            )
+        value = json.dumps({"run": run.id, "fp": run.fingerprint})
+        out.append(
+            {
+                "type": "actions",
+                "block_id": f"approval-{run.id}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "approval_approve",
+                        "style": "primary",
+                        "text": {"type": "plain_text", "text": "Approve"},
+                        "value": value,
+                        "confirm": _confirm(
+                            "Approve this deploy?", f"{run.profile}@{run.version} → {run.cluster}"
+                        ),
+                    },
+                    {
+                        "type": "button",
+                        "action_id": "approval_reject",
+                        "style": "danger",
+                        "text": {"type": "plain_text", "text": "Reject"},
+                        "value": value,
+                        "confirm": _confirm("Reject this deploy?", "The request ends; it can be made again."),
+                    },
+                ],
+            }
+        )
+    return out
+
+
+def _confirm(title_text: str, text: str) -> dict[str, Any]:
+    return {
+        "title": {"type": "plain_text", "text": title_text[:100]},
+        "text": {"type": "mrkdwn", "text": text[:300]},
+        "confirm": {"type": "plain_text", "text": "Yes"},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
+
+
+def _approval_text(run: Run) -> str:
+    return f"Approval needed: deploy {run.profile}@{run.version} to {run.cluster} as {run.deployment}"
+
+
+def post_or_redraw_approval(reporter: SlackReporter, run_id: int) -> None:
+    run = reporter.store.get_run(run_id)
+    approved_by, required = reporter.tally(run)
+    body = approval_blocks(
+        run, approved_by=approved_by, required=required, now_iso=reporter.store.timestamp()
+    )
+    if run.approval_ts is None:
+        resp = reporter.client.chat_postMessage(channel=run.channel, text=_approval_text(run), blocks=body)
+        reporter.store.update_run(run_id, approval_ts=str(resp["ts"]))
+    else:
+        reporter.client.chat_update(
+            channel=run.channel, ts=run.approval_ts, text=_approval_text(run), blocks=body
+        )

@@ -1,0 +1,47 @@
+"""Serving the Bolt app: HTTP (waitress + Bolt's WSGI adapter, with `/healthz`) or Socket Mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import waitress
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+EVENTS_PATH = "/slack/events"
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def make_wsgi(app: App) -> WSGIApp:
+    """Bolt's WSGI handler behind a tiny router: `GET /healthz` answers before Bolt sees it."""
+    bolt = SlackRequestHandler(app)
+
+    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+                start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+                return [b""]
+            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+            return [b"ok"]
+        if path != EVENTS_PATH:
+            start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
+            return [b"not found"]
+        result: Iterable[bytes] = bolt(environ, start_response)
+        return result
+
+    return wsgi
+
+
+def serve_http(app: App, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - a server in a container
+    """Blocks serving `POST /slack/events` and `GET /healthz`."""
+    waitress.serve(make_wsgi(app), host=host, port=port, ident="appprofile")
+
+
+def serve_socket(app: App, app_token: str) -> None:
+    """Blocks in Socket Mode (no public URL needed; Slack pushes over a WebSocket)."""
+    handler = SocketModeHandler(app, app_token=app_token)
+    handler.start()  # type: ignore[no-untyped-call]  # slack_bolt leaves start() unannotated

@@ -1,0 +1,106 @@
+"""The audit log: who did what to which profile or deployment, and how it went (DESIGN §5).
+
+Targets follow one convention so the log can be filtered: a profile is `name` or
+`name@version`, a deployment is `cluster/name`. Callers may also say `profile=`/`cluster=`
+outright (a deploy row is about both).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from sqlite_utils import Database
+
+from bot.core.records import AuditEntry
+
+MASK = "••••••"
+_PROFILE_RE = re.compile(r"^([a-z0-9][a-z0-9-]*)(@[0-9.]+)?$")
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    # Longest first, so a secret that contains another one is masked whole.
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def _subject(target: str) -> tuple[str | None, str | None]:
+    """(profile, cluster) a target names: `name[@version]` first, `cluster/deployment` anywhere,
+    so `counter-app@1.1.0 → prod/shop` is about both."""
+    profile: str | None = None
+    cluster: str | None = None
+    words = target.replace("→", " ").split()
+    if words and "/" not in words[0]:
+        found = _PROFILE_RE.match(words[0])
+        profile = found.group(1) if found else None
+    for word in words:
+        if "/" in word:
+            cluster = word.partition("/")[0] or None
+    return profile, cluster
+
+
+def write(
+    db: Database,
+    *,
+    at: str,
+    actor: str,
+    channel: str,
+    action: str,
+    target: str,
+    result: str,
+    detail: str = "",
+    secrets: Iterable[str] = (),
+    profile: str | None = None,
+    cluster: str | None = None,
+) -> None:
+    secrets = tuple(secrets)
+    target = mask(target, secrets)
+    guessed_profile, guessed_cluster = _subject(target)
+    AuditEntry.model_validate(  # refuse an unknown action before it reaches the table
+        {
+            "id": 0,
+            "at": at,
+            "actor": actor,
+            "channel": channel,
+            "action": action,
+            "target": target,
+            "result": result,
+        }
+    )
+    db.execute(
+        "INSERT INTO audit (at, actor, channel, action, target, result, detail, profile, cluster)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            at,
+            mask(actor, secrets),
+            channel,
+            action,
+            target,
+            mask(result, secrets),
+            mask(detail, secrets),
+            profile if profile is not None else guessed_profile,
+            cluster if cluster is not None else guessed_cluster,
+        ],
+    )
+
+
+def entries(
+    db: Database, *, limit: int = 20, profile: str | None = None, cluster: str | None = None
+) -> list[AuditEntry]:
+    where: list[str] = []
+    params: list[object] = []
+    if profile is not None:
+        where.append("profile = ?")
+        params.append(profile)
+    if cluster is not None:
+        where.append("cluster = ?")
+        params.append(cluster)
+    rows = db.table("audit").rows_where(
+        " AND ".join(where) if where else None,
+        params,
+        order_by="id DESC",
+        select="id, at, actor, channel, action, target, result, detail",
+        limit=max(0, int(limit)),
+    )
+    return [AuditEntry.model_validate(row) for row in rows]

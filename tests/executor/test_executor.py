@@ -1,0 +1,192 @@
+"""Executor logic against the cluster port with scripted states."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.core.commands import DeployRequest
+from bot.core.ports import ClusterError, Readiness
+from bot.executor import Executor
+from tests.executor.conftest import Rig
+
+
+def deploy(rig: Rig, *, cluster: str = "dev-cluster", name: str | None = None, **sets: str) -> int:
+    ticket = rig.service.deploy(
+        rig.actor, DeployRequest(profile="counter-app", version=None, cluster=cluster, name=name, sets=sets)
+    )
+    assert ticket.run_id is not None
+    rig.wait_idle()
+    return ticket.run_id
+
+
+def applied(rig: Rig) -> list[str]:
+    return [what for verb, what in rig.cluster.calls if verb == "apply"]
+
+
+def test_three_tier_deploys_bottom_up_and_publishes_outputs(rig: Rig) -> None:
+    rig.create()
+    run_id = deploy(rig)
+    run = rig.store.get_run(run_id)
+    assert run.status == "succeeded", run.error
+    assert [t.state for t in run.tiers] == ["ready", "ready", "ready"]
+    order = applied(rig)
+    first_api = next(i for i, a in enumerate(order) if "/counter-app-api" in a)
+    last_db = max(i for i, a in enumerate(order) if "postgres-db" in a)
+    assert last_db < first_api, order
+    dep = rig.store.get_deployment("dev-cluster", "counter-app")
+    assert dep is not None and dep.status == "ready" and dep.last_good_version == "1.0.0"
+    db = dep.outputs["postgres-db"]
+    assert db["PASSWORD"] == "••••••"
+    assert db["POSTGRESMSTR_SVC"].endswith(".svc.cluster.local")
+    # The api tier received the real generated password through the macro.
+    api = next(o for (k, _ns, n), o in rig.cluster.objects.items() if k == "Deployment" and n.endswith("-api"))
+    env = {e["name"]: e.get("value") for e in api["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+    assert any(v == "pw-0000-s3cr3t-value" for v in env.values()), env
+    assert dep.inventory and all("hash" in i and "tier" in i for i in dep.inventory)
+
+
+def test_generated_password_is_reused_on_redeploy(rig: Rig) -> None:
+    rig.create()
+    deploy(rig)
+    secret_before = dict(rig.cluster.read_secret("counter-app-postgres-db-ns", "counter-app-postgres-db-generated") or {})
+    assert secret_before
+    deploy(rig)
+    secret_after = rig.cluster.read_secret("counter-app-postgres-db-ns", "counter-app-postgres-db-generated")
+    assert secret_after == secret_before
+    # Only one password was ever generated for the postgres tier.
+    assert next(rig.passwords) == "pw-0001-s3cr3t-value"
+
+
+def test_failed_rollout_names_tier_object_and_reason(rig: Rig) -> None:
+    rig.create()
+    rig.cluster.readiness[("Deployment", "counter-app-api")] = Readiness(
+        ready=False, failed=True, message="pod counter-app-api-x: ImagePullBackOff (image ghcr.io/x:1)"
+    )
+    run = rig.store.get_run(deploy(rig))
+    assert run.status == "failed"
+    assert run.error is not None and "api" in run.error and "ImagePullBackOff" in run.error
+    assert [t.state for t in run.tiers] == ["ready", "failed", "pending"]
+    assert any(kind == "detail" and "ImagePullBackOff" in text for kind, _, text in rig.reporter.events)
+    dep = rig.store.get_deployment("dev-cluster", "counter-app")
+    assert dep is not None and dep.status == "failed"
+    assert not any("counter-app-ui" in a for a in applied(rig))
+
+
+def test_forbidden_apply_reports_verb_resource_and_hint(rig: Rig) -> None:
+    rig.create()
+    rig.cluster.faults[("apply", "StatefulSet/counter-app-postgres-db")] = ClusterError(
+        "forbidden: cannot patch statefulsets in counter-app-postgres-db-ns",
+        status=403,
+        hint="the bot's service account needs `patch` on `statefulsets`",
+    )
+    run = rig.store.get_run(deploy(rig))
+    assert run.status == "failed"
+    assert "cannot patch statefulsets" in (run.error or "")
+    assert any("service account" in text for kind, _, text in rig.reporter.events if kind == "detail")
+
+
+def test_resume_continues_from_the_last_completed_tier(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.create()
+    rig.cluster.readiness[("Deployment", "counter-app-api")] = Readiness(ready=False, message="0/1 ready")
+    # Simulate a crash: run the first tier, then mark the run running again at tier 1.
+    run_id = deploy(rig)
+    run = rig.store.get_run(run_id)
+    assert run.next_tier == 1
+    rig.store.update_run(run_id, status="running", error=None)
+    del rig.cluster.readiness[("Deployment", "counter-app-api")]
+    calls_before = len(rig.cluster.calls)
+    # A new executor (a restarted bot) over the same store and cluster.
+    restarted = Executor(
+        rig.store, rig.catalog, lambda n: rig.cluster, rig.executor.charts, rig.reporter, rig.pool, wait_timeout=5
+    )
+    assert restarted.resume() == 1
+    rig.executor = restarted
+    rig.wait_idle()
+    run = rig.store.get_run(run_id)
+    assert run.status == "succeeded", run.error
+    later = [w for v, w in rig.cluster.calls[calls_before:] if v == "apply"]
+    assert not any("StatefulSet" in w for w in later), "completed tier was re-applied"
+    # The same progress message is reused: no second `started`.
+    assert [e for e in rig.reporter.events if e[0] == "started" and e[1] == run_id] == [("started", run_id, "")]
+
+
+def test_queued_runs_for_one_deployment_run_one_at_a_time(rig: Rig) -> None:
+    rig.create()
+    pool = rig.pool
+    first = rig.service.deploy(rig.actor, DeployRequest(profile="counter-app", cluster="dev-cluster", sets={}))
+    second = rig.service.deploy(rig.actor, DeployRequest(profile="counter-app", cluster="dev-cluster", sets={}))
+    assert first.run_id != second.run_id
+    pool.shutdown(wait=True)
+    a, b = rig.store.get_run(first.run_id or 0), rig.store.get_run(second.run_id or 0)
+    assert a.status == b.status == "succeeded"
+    starts = [e[1] for e in rig.reporter.events if e[0] == "started"]
+    finishes = [e[1] for e in rig.reporter.events if e[0] == "finished"]
+    assert starts.index(b.id) > finishes.index(a.id) - 1
+
+
+def test_new_version_prunes_removed_tier(rig: Rig) -> None:
+    rig.create()
+    deploy(rig)
+    assert any("counter-app-ui" in a for a in applied(rig))
+    v1 = rig.store.get_version("counter-app").profile()
+    v2 = v1.model_copy(update={"version": "1.1.0", "tiers": v1.tiers[:2]})
+    from bot.core import model
+
+    rig.service.new_version(rig.actor, "counter-app", "1.1.0", yaml_text=model.to_yaml(v2))
+    _, p = rig.service.preview(rig.actor, DeployRequest(profile="counter-app", cluster="dev-cluster", sets={}))
+    pruned = [c.ref.name for c in p.changes if c.action == "prune"]
+    assert pruned and all("counter-app-ui" in n for n in pruned)
+    run = rig.store.get_run(deploy(rig))
+    assert run.status == "succeeded"
+    assert not any(n.endswith("-ui") for (_k, _ns, n) in rig.cluster.objects)
+    deletes = [w for v, w in rig.cluster.calls if v == "delete"]
+    assert deletes and all("counter-app-ui" in d for d in deletes)
+
+
+def test_delete_tears_down_in_reverse_and_keeps_pvcs(rig: Rig) -> None:
+    rig.create()
+    deploy(rig)
+    pvcs_before = [k for k in rig.cluster.objects if k[0] == "PersistentVolumeClaim"]
+    msg = rig.service.delete(rig.actor, "counter-app", None)
+    assert "Deleting" in msg
+    rig.wait_idle()
+    deletes = [w for v, w in rig.cluster.calls if v == "delete"]
+    tiers_order = []
+    for d in deletes:
+        tier = "ui" if "-ui" in d else "api" if "-api" in d else "postgres-db"
+        if tier not in tiers_order:
+            tiers_order.append(tier)
+    assert tiers_order == ["ui", "api", "postgres-db"]
+    assert [k for k in rig.cluster.objects if k[0] == "PersistentVolumeClaim"] == pvcs_before
+    dep = rig.store.get_deployment("dev-cluster", "counter-app")
+    assert dep is not None and dep.status == "deleted"
+
+
+def test_slack_outage_never_fails_a_deploy(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, reporter_fails=True)
+    rig.create()
+    run = rig.store.get_run(deploy(rig))
+    assert run.status == "succeeded"
+
+
+def test_no_generated_password_in_reports_store_or_logs(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    rig.create()
+    rig.cluster.readiness[("Deployment", "counter-app-api")] = Readiness(
+        ready=False, failed=True, message="env DB_PASSWORD=pw-0000-s3cr3t-value rejected"
+    )
+    run_id = deploy(rig)
+    secret = "pw-0000-s3cr3t-value"
+    run = rig.store.get_run(run_id)
+    assert secret not in (run.error or "")
+    assert secret not in json.dumps(rig.reporter.events)
+    assert all(secret not in s for s in rig.reporter.snapshots)
+    assert secret not in caplog.text
+    dep = rig.store.get_deployment("dev-cluster", "counter-app")
+    assert dep is not None and secret not in dep.model_dump_json()
+    assert all(secret not in e.model_dump_json() for e in rig.store.list_audit(limit=100))
