@@ -39,7 +39,9 @@ def load_service(directory: Path) -> ServiceType:
     data["template"] = template.read_text(encoding="utf-8") if template.is_file() else ""
     svc = ServiceType.model_validate(data)
     if svc.type != directory.name:
-        raise ValueError(f"{directory / SERVICE_FILE} declares type {svc.type!r} in folder {directory.name!r}")
+        raise ValueError(
+            f"{directory / SERVICE_FILE} declares type {svc.type!r} in folder {directory.name!r}"
+        )
     return svc
 
 

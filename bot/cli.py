@@ -40,7 +40,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     catalog = catalog_files.load()
     validate.profile(profile, catalog)
     target = plan.Target(cluster=args.cluster, deployment=args.name or profile.name, user="cli")
-    p = plan.build(profile, catalog, target, charts=main.chart_renderer(settings.helm_bin), sets=_sets(args.set))
+    p = plan.build(
+        profile, catalog, target, charts=main.chart_renderer(settings.helm_bin), sets=_sets(args.set)
+    )
     docs = [obj for tier in p.tiers for obj in tier.objects]
     sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True))
     print(f"# plan {p.short_fingerprint}: {p.summary()}", file=sys.stderr)
@@ -190,4 +192,3 @@ def main_cli(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     sys.exit(main_cli())
-

@@ -221,7 +221,9 @@ class Executor:
                 try:
                     posted = self.reporter.started(run.id)
                 except Exception:
-                    log.warning("posting the progress message failed", extra={"run_id": run.id}, exc_info=True)
+                    log.warning(
+                        "posting the progress message failed", extra={"run_id": run.id}, exc_info=True
+                    )
                 if posted:
                     run = self.store.update_run(run.id, channel=posted[0], message_ts=posted[1])
             if run.kind == "delete":
@@ -286,7 +288,7 @@ class Executor:
         outputs: dict[str, dict[str, Any]] = {}
         hidden: set[str] = set()
         for i, tier in enumerate(profile.tiers):
-            secrets, ns = self._tier_secrets(cluster, profile, tier, target, outputs)
+            secrets, _ns = self._tier_secrets(cluster, profile, tier, target, outputs)
             ctx, objs = plan.render_tier(
                 profile,
                 tier,

@@ -108,8 +108,12 @@ def load_config(path: str | None) -> policy.Config:
 def chart_renderer(helm_bin: str) -> plan.ChartRenderer:
     from bot.kube import helm
 
-    def render_chart(chart: str, release: str, namespace: str, version: str | None, values: dict[str, Any]) -> str:
-        return helm.template(chart, release=release, namespace=namespace, version=version, values=values, helm_bin=helm_bin)
+    def render_chart(
+        chart: str, release: str, namespace: str, version: str | None, values: dict[str, Any]
+    ) -> str:
+        return helm.template(
+            chart, release=release, namespace=namespace, version=version, values=values, helm_bin=helm_bin
+        )
 
     return render_chart
 
@@ -125,3 +129,123 @@ def build_service(settings: Settings, *, pool: ThreadPoolExecutor | None = None)
         config=load_config(settings.config_path),
         charts=chart_renderer(settings.helm_bin),
     )
+
+
+def cluster_connector(config: policy.Config, kubeconfig: str | None) -> Any:
+    """Connect lazily, once per cluster name; a cluster that is down fails its own deploys only."""
+    import threading
+
+    from bot.kube import connect
+
+    cache: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def get(name: str) -> Any:
+        with lock:
+            if name not in cache:
+                cc = config.cluster(name)
+                if cc.in_cluster:
+                    cache[name] = connect.from_in_cluster(name)
+                else:
+                    cache[name] = connect.from_kubeconfig(name, cc.context or name, kubeconfig)
+            return cache[name]
+
+    return get
+
+
+def referenced_groups(config: policy.Config) -> set[str]:
+    ids: set[str] = set()
+    for ids_list in config.access.values():
+        ids.update(ids_list)
+    for cc in config.clusters.values():
+        if cc.approval:
+            ids.update(cc.approval.approvers)
+    return {i for i in ids if i.startswith("S")}
+
+
+def build_bot(settings: Settings) -> tuple[Any, Any, Any]:
+    """The whole bot: (bolt app, service, executor), resumed and ready to serve."""
+    from bot.executor import Executor
+    from bot.service import Service
+    from bot.slack import app as slack_app
+    from bot.slack.groups import UsergroupCache
+    from bot.slack.progress import SlackReporter
+    from bot.store.db import Store
+
+    if not settings.bot_token:
+        raise UserError(
+            "SLACK_BOT_TOKEN is not set", "create the app from manifest.yml and set its bot token"
+        )
+    if not settings.signing_secret and not settings.app_token:
+        raise UserError(
+            "neither SLACK_SIGNING_SECRET (HTTP mode) nor SLACK_APP_TOKEN (Socket Mode) is set",
+            "copy the signing secret from the app's Basic Information page, or create an app-level token",
+        )
+    config = load_config(settings.config_path)
+    store = Store(settings.db)
+    catalog = catalog_files.load()
+    client = slack_app.make_client(settings.bot_token, settings.api_url)
+    work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack")
+    runs = ThreadPoolExecutor(max_workers=4, thread_name_prefix="run")
+    service = Service(
+        store=store,
+        catalog=catalog,
+        config=config,
+        charts=chart_renderer(settings.helm_bin),
+        groups_of=UsergroupCache(client, referenced_groups(config)),
+    )
+    reporter = SlackReporter(client, store, tally=service.approval_tally)
+    executor = Executor(
+        store,
+        catalog,
+        cluster_connector(config, settings.kubeconfig),
+        service.charts,
+        reporter,
+        runs,
+        wait_timeout=settings.wait_timeout,
+    )
+    service.executor = executor
+    app = slack_app.build_app(
+        service, client=client, signing_secret=settings.signing_secret or "socket-mode", executor=work
+    )
+    return app, service, executor
+
+
+def start_background(service: Any, executor: Any, stop: Any) -> None:
+    """Resume runs left running by a previous process, and expire approvals on time."""
+    import threading
+
+    resumed = executor.resume()
+    logging.getLogger("appprofile").info("resumed %d deployment queue(s)", resumed)
+
+    def sweep() -> None:
+        while not stop.is_set():
+            try:
+                service.expire_due()
+            except Exception:
+                logging.getLogger("appprofile").exception("expiring approvals failed")
+            stop.wait(5.0)
+
+    threading.Thread(target=sweep, name="approval-expiry", daemon=True).start()
+
+
+def serve(settings: Settings) -> int:
+    import threading
+
+    from bot.slack import serve as slack_serve
+
+    app, service, executor = build_bot(settings)
+    stop = threading.Event()
+    start_background(service, executor, stop)
+    log = logging.getLogger("appprofile")
+    try:
+        if settings.app_token:
+            log.info("serving in Socket Mode; /healthz on port %d", settings.port)
+            slack_serve.serve_health(settings.port)
+            slack_serve.serve_socket(app, settings.app_token)
+        else:
+            log.info("serving HTTP on port %d at /slack/events", settings.port)
+            slack_serve.serve_http(app, settings.port)
+    finally:
+        stop.set()
+    return 0

@@ -17,7 +17,16 @@ from bot.core import approvals, model, plan, policy, validate
 from bot.core.catalog import Catalog, ServiceType
 from bot.core.commands import DeployRequest
 from bot.core.errors import NotFound, UserError
-from bot.core.records import AuditEntry, Decision, Deployment, ProfileSummary, Run, RunKind, VersionKind, VersionRecord
+from bot.core.records import (
+    AuditEntry,
+    Decision,
+    Deployment,
+    ProfileSummary,
+    Run,
+    RunKind,
+    VersionKind,
+    VersionRecord,
+)
 
 if TYPE_CHECKING:
     from bot.executor import Executor
@@ -118,7 +127,9 @@ class Service:
             self.store.audit(actor.user, actor.channel, action, target, "denied")
             raise
 
-    def _save(self, actor: Actor, profile: model.Profile, *, kind: VersionKind, source: str | None) -> VersionRecord:
+    def _save(
+        self, actor: Actor, profile: model.Profile, *, kind: VersionKind, source: str | None
+    ) -> VersionRecord:
         validate.profile(profile, self.catalog)
         rec = self.store.create_version(
             profile, actor=actor.user, channel=actor.channel, kind=kind, source=source

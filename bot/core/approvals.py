@@ -50,7 +50,9 @@ def check_decision(
     """Raise a UserError saying why this click cannot count; return if it can."""
     if run.status != "awaiting_approval":
         state = run.status.replace("_", " ")
-        raise UserError(f"this request is no longer waiting for approval (it is {state})", "nothing was changed")
+        raise UserError(
+            f"this request is no longer waiting for approval (it is {state})", "nothing was changed"
+        )
     if run.expires_at is not None and now_iso >= run.expires_at:
         raise UserError("this request has expired", "ask the requester to deploy again")
     if card_fingerprint != run.fingerprint:

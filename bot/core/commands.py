@@ -41,6 +41,10 @@ CLUSTER_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 SET_KEY_RE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)\.([A-Za-z_][A-Za-z0-9_.-]{0,127})$")
 
 
+class UnknownCommand(UserError):
+    """The first word is no subcommand; the Slack side offers a Help button with it."""
+
+
 class _Cmd(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -487,7 +491,7 @@ def parse(text: str) -> Command:
         )
     if sub not in USAGE:
         shown = word if len(word) <= 40 else word[:40] + "…"
-        raise UserError(
+        raise UnknownCommand(
             f"`{shown}` is not an appprofile command",
             did_you_mean(sub, USAGE, what="commands") + " — `/appprofile help` explains them",
         )

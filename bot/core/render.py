@@ -215,7 +215,9 @@ class _Helpers:
             self.fail(f"properties.{name} has no value", f"give `{name}` a value in the tier's properties")
         return text(value)
 
-    def records(self, field: str, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> list[Any]:
+    def records(
+        self, field: str, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()
+    ) -> list[Any]:
         items = self.ctx.properties.get(field) or []
         if not isinstance(items, list):
             self.fail(f"properties.{field} must be a list")
@@ -234,7 +236,9 @@ class _Helpers:
     def int_list(self, field: str, lo: int, hi: int, min_items: int = 0) -> list[int]:
         items = self.ctx.properties.get(field) or []
         if not isinstance(items, list) or len(items) < min_items:
-            self.fail(f"properties.{field} must be a list of at least {min_items} number(s) from {lo} to {hi}")
+            self.fail(
+                f"properties.{field} must be a list of at least {min_items} number(s) from {lo} to {hi}"
+            )
         out: list[int] = []
         for i, v in enumerate(items):
             if isinstance(v, str) and v.strip().isdigit():
@@ -472,7 +476,12 @@ def _parse_docs(text_: str, ctx: RenderContext, what: str) -> list[dict[str, Any
             )
         for obj in _expand(doc):
             meta = obj.get("metadata")
-            if not obj.get("apiVersion") or not obj.get("kind") or not isinstance(meta, dict) or not meta.get("name"):
+            if (
+                not obj.get("apiVersion")
+                or not obj.get("kind")
+                or not isinstance(meta, dict)
+                or not meta.get("name")
+            ):
                 raise UserError(
                     f"tier {ctx.tier}: {what}, document {i} needs apiVersion, kind and metadata.name"
                 )

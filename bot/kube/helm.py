@@ -107,6 +107,8 @@ def template(
             "set `releaseName` in the helm tier's properties",
         )
     ref = resolve_chart(chart, charts_dir)
+    if os.sep in helm_bin:
+        helm_bin = os.path.abspath(helm_bin)  # helm runs in its temporary home, not here
     with tempfile.TemporaryDirectory(prefix="appprofile-helm-") as home:
         values_file = os.path.join(home, "values.yaml")
         with open(values_file, "w", encoding="utf-8") as fh:

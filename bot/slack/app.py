@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_bolt import Ack, App, Respond
@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMMAND = "/appprofile"
+APPROVE_ACTION = "approval_approve"
+REJECT_ACTION = "approval_reject"
+RETRY_ACTION = "run_retry"
+ROLLBACK_ACTION = "run_rollback"
 SLACK_API = "https://slack.com/api/"
 
 
@@ -82,6 +86,25 @@ class SlackActor:
     user: str
     channel: str
     user_name: str = ""
+
+
+class RunCard(BaseModel):
+    """The approval buttons' value: which run, and the plan fingerprint the card showed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run: int
+    fp: str = Field(max_length=128)
+
+
+_Value = TypeVar("_Value", bound=BaseModel)
+
+
+def _button_value(action: dict[str, Any], kind: type[_Value]) -> _Value:
+    try:
+        return kind.model_validate(json.loads(str(action.get("value") or "")))
+    except (ValueError, ValidationError):
+        raise UserError("this button is out of date", "run the command again for a fresh one") from None
 
 
 def _actor(user: str, channel: str, user_name: str = "") -> Actor:
@@ -156,7 +179,10 @@ def build_app(
         try:
             cmd = commands.parse(str(body.get("text") or ""))
         except UserError as exc:
-            ack(response_type="ephemeral", **_kwargs(blocks.user_error(exc, help_button=_unknown(exc))))
+            ack(
+                response_type="ephemeral",
+                **_kwargs(blocks.user_error(exc, help_button=isinstance(exc, commands.UnknownCommand))),
+            )
             return
         ack()
         actor = _actor(
@@ -165,9 +191,6 @@ def build_app(
         replies = _Replies(client, respond, actor.channel)
         trigger = str(body.get("trigger_id", ""))
         run(cmd.kind, replies, lambda: _handle(cmd, actor, replies, trigger))
-
-    def _unknown(exc: UserError) -> bool:
-        return "not an appprofile command" in exc.message
 
     def _card(rec: VersionRecord, title: str) -> Message:
         return blocks.version_card(rec, catalog, title=title)
@@ -295,15 +318,54 @@ def build_app(
         actor, replies = _click_replies(body, client, respond)
 
         def job() -> None:
-            try:
-                target = DeleteValue.model_validate(json.loads(str(action.get("value") or "")))
-            except (ValueError, ValidationError):
-                raise UserError("this button is out of date", "run `/appprofile delete NAME` again") from None
+            target = _button_value(action, DeleteValue)
             done = service.delete(actor, target.name, target.version, purge=target.purge)
             replies.private(blocks.plain(done), replace=True)
             replies.public(blocks.plain(f"<@{actor.user}>: {done}"))
 
         run("delete", replies, job)
+
+    # Approval and run buttons are drawn by `slack.progress`; the value only names the run and
+    # the plan fingerprint on the card, and the use case re-checks everything from the store.
+    def _decide(decision: str) -> Callable[..., None]:
+        def on_decision(
+            ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+        ) -> None:
+            ack()
+            actor, replies = _click_replies(body, client, respond)
+
+            def job() -> None:
+                target = _button_value(action, RunCard)
+                replies.private(blocks.plain(service.decide(actor, target.run, decision, target.fp)))
+
+            run(decision, replies, job)
+
+        return on_decision
+
+    def _rerun(rollback: bool) -> Callable[..., None]:
+        def on_rerun(
+            ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+        ) -> None:
+            ack()
+            actor, replies = _click_replies(body, client, respond)
+
+            def job() -> None:
+                raw = str(action.get("value") or "")
+                if not raw.isdecimal():
+                    raise UserError("this button is out of date", "run `/appprofile deploy` again")
+                ticket = service.retry(actor, int(raw), rollback=rollback)
+                what = "Rollback" if rollback else "Retry"
+                where = f" (queue position {ticket.queued_position})" if ticket.queued_position else ""
+                replies.private(blocks.plain(f"{what} requested as run #{ticket.run_id}{where}."))
+
+            run("rollback" if rollback else "retry", replies, job)
+
+        return on_rerun
+
+    app.action(APPROVE_ACTION)(_decide("approve"))
+    app.action(REJECT_ACTION)(_decide("reject"))
+    app.action(RETRY_ACTION)(_rerun(False))
+    app.action(ROLLBACK_ACTION)(_rerun(True))
 
     # -- form submissions --------------------------------------------------------------------------
 

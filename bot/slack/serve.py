@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import waitress
+from waitress.server import create_server
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -15,21 +17,37 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
+def _health(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes] | None:
+    """Answer /healthz; None for any other path."""
+    if environ.get("PATH_INFO", "") != "/healthz":
+        return None
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+        return [b""]
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+
+
+def _not_found(start_response: StartResponse) -> Iterable[bytes]:
+    start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
+    return [b"not found"]
+
+
+def health_wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """Only /healthz: what Socket Mode serves over HTTP (events come over the WebSocket)."""
+    return _health(environ, start_response) or _not_found(start_response)
+
+
 def make_wsgi(app: App) -> WSGIApp:
     """Bolt's WSGI handler behind a tiny router: `GET /healthz` answers before Bolt sees it."""
     bolt = SlackRequestHandler(app)
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if path == "/healthz":
-            if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-                start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
-                return [b""]
-            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
-            return [b"ok"]
-        if path != EVENTS_PATH:
-            start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
-            return [b"not found"]
+        health = _health(environ, start_response)
+        if health is not None:
+            return health
+        if environ.get("PATH_INFO", "") != EVENTS_PATH:
+            return _not_found(start_response)
         result: Iterable[bytes] = bolt(environ, start_response)
         return result
 
@@ -39,6 +57,16 @@ def make_wsgi(app: App) -> WSGIApp:
 def serve_http(app: App, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - a server in a container
     """Blocks serving `POST /slack/events` and `GET /healthz`."""
     waitress.serve(make_wsgi(app), host=host, port=port, ident="appprofile")
+
+
+def serve_health(port: int, host: str = "0.0.0.0") -> Any:  # noqa: S104
+    """Serve `GET /healthz` on a daemon thread (Socket Mode has no HTTP server of its own).
+
+    Returns the waitress server: `.effective_port` (when `port` is 0) and `.close()`.
+    """
+    server = create_server(health_wsgi, host=host, port=port, ident="appprofile")
+    threading.Thread(target=server.run, name="healthz", daemon=True).start()
+    return server
 
 
 def serve_socket(app: App, app_token: str) -> None:

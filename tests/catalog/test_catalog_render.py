@@ -31,7 +31,9 @@ def ctx(props: dict[str, Any] | None = None, **kw: Any) -> render.RenderContext:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -75,7 +77,8 @@ def test_hostile_text_is_data_in_every_string_property(hostile: str) -> None:
     assert [o["kind"] for o in objs] == ["Deployment", "Service"]
     c = next(o for o in objs if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert c["env"] == [{"name": "E", "value": hostile}]
-    assert c["command"] == [hostile] and c["args"] == [hostile, "--x"]
+    assert c["command"] == [hostile]
+    assert c["args"] == [hostile, "--x"]
     assert "49" not in yaml.safe_dump(c["env"])  # 7*7 never evaluated
 
 
@@ -92,7 +95,14 @@ def test_hostile_text_in_database_params_and_secrets_stays_literal(hostile: str)
 
 
 def test_hostile_text_in_output_values_is_not_evaluated() -> None:
-    c = ctx({"bucket": "b-1", "accessKeyId": "a", "secretAccessKey": "s", "endpoint": "https://{{7*7}}/{% if 1 %}"})
+    c = ctx(
+        {
+            "bucket": "b-1",
+            "accessKeyId": "a",
+            "secretAccessKey": "s",
+            "endpoint": "https://{{7*7}}/{% if 1 %}",
+        }
+    )
     assert render.output_values(CAT.get("s3"), c)["S3_ENDPOINT"] == "https://{{7*7}}/{% if 1 %}"
 
 
@@ -119,7 +129,8 @@ def test_statefulset_claim_templates_carry_stable_labels() -> None:
     objs = render.service_objects(CAT.get("redis"), ctx(secrets={"password": "pw"}))
     sts = next(o for o in objs if o["kind"] == "StatefulSet")
     claim = sts["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]
-    assert claim["appprofile.dev/deployment"] == "shop" and "appprofile.dev/profile-version" not in claim
+    assert claim["appprofile.dev/deployment"] == "shop"
+    assert "appprofile.dev/profile-version" not in claim
 
 
 # --- manifests ----------------------------------------------------------------------------------
@@ -155,13 +166,24 @@ def test_manifest_objects_get_a_namespace_and_labels() -> None:
     assert deploy["spec"]["template"]["metadata"]["labels"]["appprofile.dev/deployment"] == "shop"
 
 
-@pytest.mark.parametrize("kind", ["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-                                  "StorageClass", "PersistentVolume"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "StorageClass",
+        "PersistentVolume",
+    ],
+)
 def test_manifest_refuses_cluster_scoped_kinds(kind: str) -> None:
     doc = f"apiVersion: v1\nkind: {kind}\nmetadata: {{name: x}}\n"
     with pytest.raises(UserError) as err:
         render.manifest_objects([CM, CM + "---\n" + doc], ctx())
-    assert "tier api" in err.value.message and "manifest #2" in err.value.message and kind in err.value.message
+    assert "tier api" in err.value.message
+    assert "manifest #2" in err.value.message
+    assert kind in err.value.message
 
 
 @pytest.mark.parametrize(
@@ -176,14 +198,17 @@ def test_manifest_refuses_cluster_scoped_kinds(kind: str) -> None:
 def test_manifest_errors_name_tier_and_document(doc: str, fragment: str) -> None:
     with pytest.raises(UserError) as err:
         render.manifest_objects([doc], ctx())
-    assert err.value.message.startswith("tier api: manifest #1") and fragment in err.value.message
+    assert err.value.message.startswith("tier api: manifest #1")
+    assert fragment in err.value.message
 
 
 def test_helm_objects_namespace_and_labels_but_keep_cluster_scoped_as_they_are() -> None:
     text = (
-        "---\n# Source: x/templates/cm.yaml\n" + CM
+        "---\n# Source: x/templates/cm.yaml\n"
+        + CM
         + "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules: []\n"
-        + "---\napiVersion: v1\nkind: List\nitems:\n- " + CM.replace("\n", "\n  ").replace("name: a", "name: b")
+        + "---\napiVersion: v1\nkind: List\nitems:\n- "
+        + CM.replace("\n", "\n  ").replace("name: a", "name: b")
     )
     objs = render.helm_objects(text, ctx())
     assert [(o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")) for o in objs] == [

@@ -33,7 +33,12 @@ DESIGN_OUTPUTS: dict[str, dict[str, bool]] = {
     ),
     "helm": {},
     "manifest": {},
-    "postgresql": {"USERNAME": False, "PASSWORD": True, "POSTGRESMSTR_SVC": False, "POSTGRESMSTR_SVC_PORT": False},
+    "postgresql": {
+        "USERNAME": False,
+        "PASSWORD": True,
+        "POSTGRESMSTR_SVC": False,
+        "POSTGRESMSTR_SVC_PORT": False,
+    },
     "mysql": {
         "ROOT_PASSWORD": True,
         "MYSQLMSTR_SVC": False,
@@ -56,7 +61,13 @@ DESIGN_OUTPUTS: dict[str, dict[str, bool]] = {
         "VAULTMSTR_SVC_PORT": False,
         "VAULTMSTR_SVC_NAMESPACE": False,
     },
-    "minio": {"MINIO_SVC": False, "MINIO_SVC_PORT": False, "MINIO_ENDPOINT": False, "USERNAME": False, "PASSWORD": True},
+    "minio": {
+        "MINIO_SVC": False,
+        "MINIO_SVC_PORT": False,
+        "MINIO_ENDPOINT": False,
+        "USERNAME": False,
+        "PASSWORD": True,
+    },
     "s3": {
         "S3_BUCKET": False,
         "S3_REGION": False,
@@ -65,12 +76,19 @@ DESIGN_OUTPUTS: dict[str, dict[str, bool]] = {
         "AWS_SECRET_ACCESS_KEY": True,
     },
 }
-ALIASES = {"mysql": {"MYSQLMSTR_SVC_NAMESPACE": ["MYSQLMSTR_NS"]}, "redis": {"REDISMSTR_NS": ["REDISMSTR_SVC_NAMESPACE"]}}
+ALIASES = {
+    "mysql": {"MYSQLMSTR_SVC_NAMESPACE": ["MYSQLMSTR_NS"]},
+    "redis": {"REDISMSTR_NS": ["REDISMSTR_SVC_NAMESPACE"]},
+}
 
 TEMPLATED = [t for t in model.TIER_TYPES if t not in ("helm", "manifest")]
 REQUIRED: dict[str, dict[str, Any]] = {
     "container": {"image": "nginx:1.27"},
-    "s3": {"bucket": "my-bucket", "accessKeyId": "AKIAIOSFODNN7EXAMPLE", "secretAccessKey": "wJalr/EXAMPLEKEY"},
+    "s3": {
+        "bucket": "my-bucket",
+        "accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+        "secretAccessKey": "wJalr/EXAMPLEKEY",
+    },
 }
 NON_DEFAULT: dict[str, dict[str, Any]] = {
     "container": {
@@ -78,8 +96,15 @@ NON_DEFAULT: dict[str, dict[str, Any]] = {
         "replicas": 3,
         "access": "public",
         "ports": [3000, 9090],
-        "env": [{"name": "DB_HOST", "value": "db.example"}, {"name": "DEBUG", "value": True}, {"name": "EMPTY"}],
-        "volumes": [{"name": "data", "size": 2, "mountPath": "/var/data"}, {"name": "cache", "size": 1, "mountPath": "/c"}],
+        "env": [
+            {"name": "DB_HOST", "value": "db.example"},
+            {"name": "DEBUG", "value": True},
+            {"name": "EMPTY"},
+        ],
+        "volumes": [
+            {"name": "data", "size": 2, "mountPath": "/var/data"},
+            {"name": "cache", "size": 1, "mountPath": "/c"},
+        ],
         "command": ["/bin/api"],
         "args": ["--port", 3000],
         "healthCheck": "none",
@@ -88,7 +113,13 @@ NON_DEFAULT: dict[str, dict[str, Any]] = {
         "memoryRequest": 512,
         "memoryLimit": 2048,
     },
-    "postgresql": {"username": "pguser", "databaseName": "counter", "version": 17, "volumeSize": 20, "password": "given-pw"},
+    "postgresql": {
+        "username": "pguser",
+        "databaseName": "counter",
+        "version": 17,
+        "volumeSize": 20,
+        "password": "given-pw",
+    },
     "mysql": {"databaseName": "shop", "version": "8.0", "storageClass": "fast-ssd", "rootPassword": "r00t"},
     "mongodb": {"username": "docs", "version": "8.0", "volumeSize": 3},
     "redis": {"version": "7.2", "volumeSize": 1000, "memoryLimit": 1024},
@@ -100,7 +131,9 @@ NON_DEFAULT: dict[str, dict[str, Any]] = {
 }
 
 
-def ctx_for(svc_type: str, props: dict[str, Any], *, deployment: str = "shop", tier: str = "db") -> render.RenderContext:
+def ctx_for(
+    svc_type: str, props: dict[str, Any], *, deployment: str = "shop", tier: str = "db"
+) -> render.RenderContext:
     svc = CAT.get(svc_type)
     generated = [p.name for p in svc.params if p.generate and not props.get(p.name)]
     return render.RenderContext(
@@ -140,7 +173,8 @@ def test_every_tier_type_has_a_service_file() -> None:
     assert set(GENERATING) == {"postgresql", "mysql", "mongodb", "redis", "vault", "minio"}
     for svc in CAT.services.values():
         render.check_template(svc)
-        assert svc.description and all(p.description for p in svc.params), svc.type
+        assert svc.description, svc.type
+        assert all(p.description for p in svc.params), svc.type
         assert bool(svc.template.strip()) == (svc.type not in ("helm", "manifest"))
 
 
@@ -168,10 +202,12 @@ def test_type_renders_valid_labelled_objects(svc_type: str, variant: str) -> Non
         for pod in [obj["spec"]["template"]["spec"]] if obj["kind"] in ("Deployment", "StatefulSet") else []:
             for c in pod["containers"]:
                 res = c["resources"]
-                assert res["requests"]["cpu"] and res["limits"]["memory"]
+                assert res["requests"]["cpu"]
+                assert res["limits"]["memory"]
                 assert c["securityContext"]["allowPrivilegeEscalation"] is False
                 if svc_type != "container" or variant == "defaults":
-                    assert "readinessProbe" in c and "livenessProbe" in c
+                    assert "readinessProbe" in c
+                    assert "livenessProbe" in c
     values = render.output_values(svc, ctx)
     sources = render.output_sources(svc, ctx)
     expected = set(DESIGN_OUTPUTS[svc_type]) | {a for al in ALIASES.get(svc_type, {}).values() for a in al}
@@ -199,7 +235,9 @@ def test_generated_secrets_land_in_the_credentials_secret(svc_type: str) -> None
     ctx = ctx_for(svc_type, dict(REQUIRED.get(svc_type, {})))
     ctx = ctx.model_copy(update={"secrets": dict.fromkeys(generated, "Zq9-generated-value")})
     objs = render.service_objects(svc, ctx)
-    (cred,) = [o for o in objs if o["kind"] == "Secret" and o["metadata"]["name"] == render.credentials_secret(ctx)]
+    (cred,) = [
+        o for o in objs if o["kind"] == "Secret" and o["metadata"]["name"] == render.credentials_secret(ctx)
+    ]
     for name in generated:
         assert cred["stringData"][name] == "Zq9-generated-value"
     # Nothing but the Secret holds the value in clear.
@@ -250,8 +288,13 @@ def test_mongodb_uris_encode_credentials() -> None:
     ctx = ctx_for("mongodb", {"username": "docs"}).model_copy(update={"secrets": {"password": "p@ss:/w?rd"}})
     objs = render.service_objects(CAT.get("mongodb"), ctx)
     data = next(o for o in objs if o["kind"] == "Secret")["stringData"]
-    assert data["MONGO_URI"] == "mongodb://docs:p%40ss%3A%2Fw%3Frd@shop-db.shop-db-ns.svc.cluster.local:27017/app?authSource=admin"
-    assert data["MONGO_URI_SRV"].startswith("mongodb+srv://docs:p%40ss%3A%2Fw%3Frd@shop-db-headless.shop-db-ns.svc")
+    assert (
+        data["MONGO_URI"]
+        == "mongodb://docs:p%40ss%3A%2Fw%3Frd@shop-db.shop-db-ns.svc.cluster.local:27017/app?authSource=admin"
+    )
+    assert data["MONGO_URI_SRV"].startswith(
+        "mongodb+srv://docs:p%40ss%3A%2Fw%3Frd@shop-db-headless.shop-db-ns.svc"
+    )
     headless = next(o for o in objs if o["kind"] == "Service" and o["spec"].get("clusterIP") == "None")
     assert headless["spec"]["ports"][0]["name"] == "mongodb"  # SRV record _mongodb._tcp
 
@@ -271,9 +314,10 @@ def test_names_fit_kubernetes_limits_with_longest_identifiers(svc_type: str) -> 
         name = obj["metadata"]["name"]
         assert len(name) <= 253
         if obj["kind"] == "Service":
-            assert len(name) <= 63 and dns1035.match(name), name
+            assert dns1035.match(name), name
         if obj["kind"] == "StatefulSet":
-            assert len(name) <= 52 and len(obj["spec"]["serviceName"]) <= 63
+            assert len(name) <= 52
+            assert len(obj["spec"]["serviceName"]) <= 63
         assert len(name) <= 63
     # Deterministic: the same identifiers give the same names.
     again = render.service_objects(CAT.get(svc_type), ctx)
@@ -289,7 +333,9 @@ def test_names_fit_kubernetes_limits_with_longest_identifiers(svc_type: str) -> 
 def test_object_name_trims_with_a_hash_and_keeps_distinct_inputs_distinct() -> None:
     a = render.object_name("a" * 100, "svc")
     b = render.object_name("a" * 99 + "b", "svc")
-    assert len(a) == len(b) == 63 and a != b and a.endswith("-svc")
+    assert len(a) == len(b) == 63
+    assert a != b
+    assert a.endswith("-svc")
     assert render.object_name("shop-api", "svc") == "shop-api-svc"
     assert render.object_name("1shop-api", "svc", dns1035=True)[0].isalpha()
 
@@ -302,8 +348,16 @@ def test_object_name_trims_with_a_hash_and_keeps_distinct_inputs_distinct() -> N
         ("container", {"image": "nginx", "env": [{"value": "x"}]}, "properties.env[0] needs `name`"),
         ("container", {"image": "nginx", "env": ["A=1"]}, "properties.env[0] must be a mapping"),
         ("container", {"image": "nginx", "env": [{"name": "A", "vaule": "1"}]}, "unknown key `vaule`"),
-        ("container", {"image": "nginx", "volumes": [{"name": "Data", "size": 1, "mountPath": "/d"}]}, "volumes[0].name"),
-        ("container", {"image": "nginx", "volumes": [{"name": "d", "size": 5000, "mountPath": "/d"}]}, "volumes[0].size"),
+        (
+            "container",
+            {"image": "nginx", "volumes": [{"name": "Data", "size": 1, "mountPath": "/d"}]},
+            "volumes[0].name",
+        ),
+        (
+            "container",
+            {"image": "nginx", "volumes": [{"name": "d", "size": 5000, "mountPath": "/d"}]},
+            "volumes[0].size",
+        ),
         ("container", {"image": "nginx", "cpuRequest": 900, "cpuLimit": 100}, "cpuRequest"),
         ("container", {"image": "nginx", "replicas": 11}, "properties.replicas"),
         ("container", {"image": "nginx", "replicas": "{{ 7*7 }}"}, "properties.replicas"),
@@ -315,7 +369,9 @@ def test_object_name_trims_with_a_hash_and_keeps_distinct_inputs_distinct() -> N
         ("s3", {"bucket": "b-1"}, "property `accessKeyId` is required"),
     ],
 )
-def test_bad_property_values_are_user_errors_naming_the_tier(svc_type: str, props: dict[str, Any], fragment: str) -> None:
+def test_bad_property_values_are_user_errors_naming_the_tier(
+    svc_type: str, props: dict[str, Any], fragment: str
+) -> None:
     ctx = ctx_for(svc_type, props, tier="bad-tier")
     with pytest.raises(UserError) as err:
         render.service_objects(CAT.get(svc_type), ctx)
@@ -385,7 +441,8 @@ def test_catalogue_loads_from_an_explicit_root(tmp_path: Path) -> None:
     for name in ("service.yaml", "template.yaml.j2"):
         (tmp_path / "services" / "redis" / name).write_text((src / name).read_text())
     cat = catalog_files.load(tmp_path)
-    assert cat.names() == ["redis"] and cat.get("redis") == CAT.get("redis")
+    assert cat.names() == ["redis"]
+    assert cat.get("redis") == CAT.get("redis")
     assert catalog_files.load() is catalog_files.load()
     (tmp_path / "services" / "nats").mkdir()
     (tmp_path / "services" / "nats" / "service.yaml").write_text((src / "service.yaml").read_text())

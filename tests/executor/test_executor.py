@@ -43,7 +43,9 @@ def test_three_tier_deploys_bottom_up_and_publishes_outputs(rig: Rig) -> None:
     assert db["PASSWORD"] == "••••••"
     assert db["POSTGRESMSTR_SVC"].endswith(".svc.cluster.local")
     # The api tier received the real generated password through the macro.
-    api = next(o for (k, _ns, n), o in rig.cluster.objects.items() if k == "Deployment" and n.endswith("-api"))
+    api = next(
+        o for (k, _ns, n), o in rig.cluster.objects.items() if k == "Deployment" and n.endswith("-api")
+    )
     env = {e["name"]: e.get("value") for e in api["spec"]["template"]["spec"]["containers"][0].get("env", [])}
     assert any(v == "pw-0000-s3cr3t-value" for v in env.values()), env
     assert dep.inventory and all("hash" in i and "tier" in i for i in dep.inventory)
@@ -52,7 +54,9 @@ def test_three_tier_deploys_bottom_up_and_publishes_outputs(rig: Rig) -> None:
 def test_generated_password_is_reused_on_redeploy(rig: Rig) -> None:
     rig.create()
     deploy(rig)
-    secret_before = dict(rig.cluster.read_secret("counter-app-postgres-db-ns", "counter-app-postgres-db-generated") or {})
+    secret_before = dict(
+        rig.cluster.read_secret("counter-app-postgres-db-ns", "counter-app-postgres-db-generated") or {}
+    )
     assert secret_before
     deploy(rig)
     secret_after = rig.cluster.read_secret("counter-app-postgres-db-ns", "counter-app-postgres-db-generated")
@@ -102,7 +106,13 @@ def test_resume_continues_from_the_last_completed_tier(tmp_path: Path) -> None:
     calls_before = len(rig.cluster.calls)
     # A new executor (a restarted bot) over the same store and cluster.
     restarted = Executor(
-        rig.store, rig.catalog, lambda n: rig.cluster, rig.executor.charts, rig.reporter, rig.pool, wait_timeout=5
+        rig.store,
+        rig.catalog,
+        lambda n: rig.cluster,
+        rig.executor.charts,
+        rig.reporter,
+        rig.pool,
+        wait_timeout=5,
     )
     assert restarted.resume() == 1
     rig.executor = restarted
@@ -112,14 +122,20 @@ def test_resume_continues_from_the_last_completed_tier(tmp_path: Path) -> None:
     later = [w for v, w in rig.cluster.calls[calls_before:] if v == "apply"]
     assert not any("StatefulSet" in w for w in later), "completed tier was re-applied"
     # The same progress message is reused: no second `started`.
-    assert [e for e in rig.reporter.events if e[0] == "started" and e[1] == run_id] == [("started", run_id, "")]
+    assert [e for e in rig.reporter.events if e[0] == "started" and e[1] == run_id] == [
+        ("started", run_id, "")
+    ]
 
 
 def test_queued_runs_for_one_deployment_run_one_at_a_time(rig: Rig) -> None:
     rig.create()
     pool = rig.pool
-    first = rig.service.deploy(rig.actor, DeployRequest(profile="counter-app", cluster="dev-cluster", sets={}))
-    second = rig.service.deploy(rig.actor, DeployRequest(profile="counter-app", cluster="dev-cluster", sets={}))
+    first = rig.service.deploy(
+        rig.actor, DeployRequest(profile="counter-app", cluster="dev-cluster", sets={})
+    )
+    second = rig.service.deploy(
+        rig.actor, DeployRequest(profile="counter-app", cluster="dev-cluster", sets={})
+    )
     assert first.run_id != second.run_id
     pool.shutdown(wait=True)
     a, b = rig.store.get_run(first.run_id or 0), rig.store.get_run(second.run_id or 0)
@@ -138,7 +154,9 @@ def test_new_version_prunes_removed_tier(rig: Rig) -> None:
     from bot.core import model
 
     rig.service.new_version(rig.actor, "counter-app", "1.1.0", yaml_text=model.to_yaml(v2))
-    _, p = rig.service.preview(rig.actor, DeployRequest(profile="counter-app", cluster="dev-cluster", sets={}))
+    _, p = rig.service.preview(
+        rig.actor, DeployRequest(profile="counter-app", cluster="dev-cluster", sets={})
+    )
     pruned = [c.ref.name for c in p.changes if c.action == "prune"]
     assert pruned and all("counter-app-ui" in n for n in pruned)
     run = rig.store.get_run(deploy(rig))

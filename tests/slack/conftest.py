@@ -77,7 +77,7 @@ class SlackDriver:
     def sign(self, raw: str, timestamp: str | None = None) -> dict[str, str]:
         ts = timestamp or str(int(time.time()))
         signature = SignatureVerifier(self.secret).generate_signature(timestamp=ts, body=raw)
-        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": str(signature)}
 
     def post(self, raw: str, headers: dict[str, str]) -> Reply:
         req = urllib.request.Request(
@@ -125,12 +125,17 @@ class SlackDriver:
 
     def click(self, action: dict[str, Any], *, user: str = USER, channel: str = CHANNEL) -> Reply:
         n = self._next()
-        payload = {
+        payload: dict[str, Any] = {
             "type": "block_actions",
             "user": {"id": user, "username": "alice", "name": "alice", "team_id": "T111"},
             "api_app_id": "A111",
             "token": "legacy",
-            "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": channel, "is_ephemeral": True},
+            "container": {
+                "type": "message",
+                "message_ts": "1700000000.000001",
+                "channel_id": channel,
+                "is_ephemeral": True,
+            },
             "trigger_id": f"111.{n}.def",
             "team": {"id": "T111", "domain": "acme"},
             "enterprise": None,

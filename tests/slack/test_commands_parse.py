@@ -25,7 +25,10 @@ from bot.core.errors import UserError
         ("services PostgreSQL", commands.Services(type="postgresql")),
         ("use counter-app", commands.Use(name="counter-app")),
         ("version counter-app 1.1.0", commands.Version(name="counter-app", new="1.1.0")),
-        ("version counter-app v2 --from 1", commands.Version(name="counter-app", new="2.0.0", from_version="1.0.0")),
+        (
+            "version counter-app v2 --from 1",
+            commands.Version(name="counter-app", new="2.0.0", from_version="1.0.0"),
+        ),
         ("version counter-app", commands.Version(name="counter-app")),
         ("version 2", commands.Version(new="2.0.0")),
         ("version", commands.Version()),
@@ -66,7 +69,9 @@ def test_each_form_parses(text: str, expected: commands.Command) -> None:
         ("deploy as shop to prod", None, None, "prod", "shop"),
     ],
 )
-def test_deploy_forms(text: str, profile: str | None, version: str | None, cluster: str, name: str | None) -> None:
+def test_deploy_forms(
+    text: str, profile: str | None, version: str | None, cluster: str, name: str | None
+) -> None:
     cmd = commands.parse(text)
     assert isinstance(cmd, commands.Deploy)
     assert cmd.request == commands.DeployRequest(profile=profile, version=version, cluster=cluster, name=name)

@@ -14,11 +14,51 @@ _COMMAND = TypeAdapter(commands.Command)
 _pieces = st.sampled_from(
     [
         *commands.SUBCOMMANDS,
-        "to", "as", "--set", "--from", "--version", "--purge", "--profile", "--cluster", "--",
-        "app", "app@v2", "@", "@@", "v2", "2.0", "1.0.0", "api.image=x", 'api.image="a b"',
-        "<@U123|bob>", "<#C123|general>", "<https://x|x>", "<!here>", "<>", "<|>", "&amp;", "&lt;", "&gt;",
-        "\u201c", "\u201d", "\u2018", "\u2019", '"', "'", "\\", "\u00a0", "\u2003", "\n", "\t", "```", "```yaml\n",
-        "{", "}", ": ", "- ", "#",
+        "to",
+        "as",
+        "--set",
+        "--from",
+        "--version",
+        "--purge",
+        "--profile",
+        "--cluster",
+        "--",
+        "app",
+        "app@v2",
+        "@",
+        "@@",
+        "v2",
+        "2.0",
+        "1.0.0",
+        "api.image=x",
+        'api.image="a b"',
+        "<@U123|bob>",
+        "<#C123|general>",
+        "<https://x|x>",
+        "<!here>",
+        "<>",
+        "<|>",
+        "&amp;",
+        "&lt;",
+        "&gt;",
+        "\u201c",
+        "\u201d",
+        "\u2018",
+        "\u2019",
+        '"',
+        "'",
+        "\\",
+        "\u00a0",
+        "\u2003",
+        "\n",
+        "\t",
+        "```",
+        "```yaml\n",
+        "{",
+        "}",
+        ": ",
+        "- ",
+        "#",
     ]
 )
 _texts = st.one_of(
@@ -34,8 +74,12 @@ def test_any_text_parses_or_is_a_user_error(text: str) -> None:
     try:
         cmd = commands.parse(text)
     except UserError as exc:
-        assert exc.message
-        assert exc.hint
+        error: UserError | None = exc
+    else:
+        error = None
+    if error is not None:
+        assert error.message
+        assert error.hint
         return
     # What comes out is a valid Command that round-trips through its own schema.
     assert _COMMAND.validate_python(cmd.model_dump()) == cmd

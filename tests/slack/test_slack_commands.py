@@ -161,7 +161,11 @@ def test_clone_v2_of_the_current_profile_opens_a_prefilled_form(
     slack.command("clone v2")
     opened = fake.wait_for("views.open", since=mark)
     view = opened.response["view"]
-    assert json.loads(view["private_metadata"]) == {"channel": CHANNEL, "name": "counter-app", "version": "2.0.0"}
+    assert json.loads(view["private_metadata"]) == {
+        "channel": CHANNEL,
+        "name": "counter-app",
+        "version": "2.0.0",
+    }
     assert "counter-app@2.0.0" in json.dumps(view["blocks"])
 
     assert slack.submit(view, {"new_name": "counter-copy"}).body == ""
@@ -199,7 +203,10 @@ def test_version_without_new_opens_a_form_with_the_source_yaml(
 
     edited = store.get_version("counter-app").yaml.replace("replicas: 2", "replicas: 4")
     assert slack.submit(view, {"version": "1.1.0", "yaml": edited}).body == ""
-    assert model.from_yaml(store.get_version("counter-app", "1.1.0").yaml).tier("api").properties["replicas"] == 4
+    assert (
+        model.from_yaml(store.get_version("counter-app", "1.1.0").yaml).tier("api").properties["replicas"]
+        == 4
+    )
 
 
 def test_version_with_new_number_copies_the_latest(slack: SlackDriver, fake: FakeSlack, store: Store) -> None:
@@ -283,7 +290,9 @@ def _big_profile(tiers: int = 50) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_a_300_line_export_goes_to_the_thread_in_parts(slack: SlackDriver, fake: FakeSlack, store: Store) -> None:
+def test_a_300_line_export_goes_to_the_thread_in_parts(
+    slack: SlackDriver, fake: FakeSlack, store: Store
+) -> None:
     text = _big_profile()
     assert len(text.splitlines()) >= 300
     _create(slack, fake, text)
@@ -319,20 +328,36 @@ def test_an_oversized_text_is_cut_with_a_note() -> None:
 # -- delete ---------------------------------------------------------------------------------------
 
 
-def test_delete_asks_first_and_the_confirmed_click_deletes(slack: SlackDriver, fake: FakeSlack, store: Store) -> None:
+def test_delete_asks_first_and_the_confirmed_click_deletes(
+    slack: SlackDriver, fake: FakeSlack, store: Store
+) -> None:
     _create(slack, fake)
     mark = len(fake.calls)
     slack.command("delete counter-app@1.0.0")
     ask = _webhook(fake, mark, "Delete")
     assert ask.params["response_type"] == "ephemeral"
     button = next(
-        e for b in ask.params["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == blocks.DELETE_ACTION
+        e
+        for b in ask.params["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == blocks.DELETE_ACTION
     )
     assert button["confirm"]["style"] == "danger"
     assert store.list_versions("counter-app")  # nothing deleted before the click
 
     mark = len(fake.calls)
-    assert slack.click({"type": "button", "action_id": button["action_id"], "block_id": "delete", "value": button["value"]}).status == 200
+    assert (
+        slack.click(
+            {
+                "type": "button",
+                "action_id": button["action_id"],
+                "block_id": "delete",
+                "value": button["value"],
+            }
+        ).status
+        == 200
+    )
     done = _webhook(fake, mark, "Deleted")
     assert done.params["replace_original"] is True
     _posted(fake, mark, "Deleted")
@@ -342,7 +367,9 @@ def test_delete_asks_first_and_the_confirmed_click_deletes(slack: SlackDriver, f
 def test_a_forged_delete_button_value_is_refused(slack: SlackDriver, fake: FakeSlack, store: Store) -> None:
     _create(slack, fake)
     mark = len(fake.calls)
-    slack.click({"type": "button", "action_id": blocks.DELETE_ACTION, "value": '{"name": "../etc", "purge": 1}'})
+    slack.click(
+        {"type": "button", "action_id": blocks.DELETE_ACTION, "value": '{"name": "../etc", "purge": 1}'}
+    )
     _webhook(fake, mark, "out of date")
     assert store.list_profiles() != []
 
@@ -397,3 +424,21 @@ def test_deploy_posts_the_plan_preview(slack: SlackDriver, fake: FakeSlack) -> N
     mark = len(fake.calls)
     slack.command("deploy counter-app to nowhere")
     assert "no cluster named `nowhere`" in _all_text(_webhook(fake, mark, "nowhere").params)
+
+
+@pytest.mark.parametrize(
+    ("action_id", "value", "words"),
+    [
+        ("approval_approve", '{"run": 999, "fp": "abc"}', "999"),
+        ("approval_reject", "not json", "out of date"),
+        ("run_retry", "12; drop", "out of date"),
+        ("run_rollback", "999", "999"),
+    ],
+)
+def test_run_buttons_re_check_everything_and_answer_privately(
+    slack: SlackDriver, fake: FakeSlack, action_id: str, value: str, words: str
+) -> None:
+    assert slack.click({"type": "button", "action_id": action_id, "value": value}).status == 200
+    call = _webhook(fake, 0)
+    assert call.params["response_type"] == "ephemeral"
+    assert words in _all_text(call.params)

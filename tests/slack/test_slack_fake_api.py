@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -43,9 +44,13 @@ def test_post_update_and_threads(fake: FakeSlack, client: WebClient) -> None:
 
 def test_payload_validation(fake: FakeSlack, client: WebClient) -> None:
     section = {"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}
-    assert _error(lambda: client.chat_postMessage(channel="C1", text="")) == "no_text"
+    with pytest.warns(UserWarning, match="top-level `text`"):
+        assert _error(lambda: client.chat_postMessage(channel="C1", text="")) == "no_text"
     assert _error(lambda: client.chat_postMessage(channel="C1", text="x" * 40_001)) == "msg_too_long"
-    assert _error(lambda: client.chat_postMessage(channel="C1", text="x", blocks=[section] * 51)) == "invalid_blocks"
+    assert (
+        _error(lambda: client.chat_postMessage(channel="C1", text="x", blocks=[section] * 51))
+        == "invalid_blocks"
+    )
     client.chat_postMessage(channel="C1", text="x", blocks=[section] * 50)
     bad_blocks = [
         [{"type": "no_such_block"}],
@@ -55,12 +60,15 @@ def test_payload_validation(fake: FakeSlack, client: WebClient) -> None:
         [{"type": "section", "txet": {"type": "mrkdwn", "text": "typo"}}],
     ]
     for blocks in bad_blocks:
-        assert _error(lambda b=blocks: client.chat_postMessage(channel="C1", text="x", blocks=b)) == "invalid_blocks"
+        assert (
+            _error(lambda b=blocks: client.chat_postMessage(channel="C1", text="x", blocks=b))
+            == "invalid_blocks"
+        )
     assert len(fake.rejected()) == 3 + len(bad_blocks)
 
 
 def test_views(fake: FakeSlack, client: WebClient) -> None:
-    view = {
+    view: dict[str, Any] = {
         "type": "modal",
         "title": {"type": "plain_text", "text": "Hi"},
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}],
@@ -72,9 +80,8 @@ def test_views(fake: FakeSlack, client: WebClient) -> None:
     assert _error(lambda: client.views_update(view_id="VNOPE", view=view)) == "not_found"
     too_long_title = {**view, "title": {"type": "plain_text", "text": "x" * 25}}
     assert _error(lambda: client.views_open(trigger_id="1", view=too_long_title)) == "invalid_blocks"
-    assert _error(lambda: client.views_push(trigger_id="1", view={**view, "blocks": view["blocks"] * 101})) == (
-        "invalid_blocks"
-    )
+    many = {**view, "blocks": view["blocks"] * 101}
+    assert _error(lambda: client.views_push(trigger_id="1", view=many)) == "invalid_blocks"
 
 
 def test_auth_users_groups_channels(fake: FakeSlack, client: WebClient) -> None:
@@ -92,9 +99,12 @@ def test_auth_users_groups_channels(fake: FakeSlack, client: WebClient) -> None:
 
 def test_apps_connections_open_needs_the_app_token(fake: FakeSlack) -> None:
     fake.attach_socket("ws://127.0.0.1:1/link")
-    assert WebClient(token=fake.app_token, base_url=fake.base_url).apps_connections_open(app_token=fake.app_token)[
-        "url"
-    ] == "ws://127.0.0.1:1/link"
+    assert (
+        WebClient(token=fake.app_token, base_url=fake.base_url).apps_connections_open(
+            app_token=fake.app_token
+        )["url"]
+        == "ws://127.0.0.1:1/link"
+    )
     bot = WebClient(token=fake.bot_token, base_url=fake.base_url)
     assert _error(lambda: bot.apps_connections_open(app_token=fake.bot_token)) == "not_allowed_token_type"
 
@@ -132,5 +142,5 @@ def test_without_retry_handlers_the_429_surfaces(fake: FakeSlack) -> None:
 
 
 def test_wait_for_is_bounded(fake: FakeSlack) -> None:
-    with pytest.raises(TimeoutError, match="no matching chat.update"):
+    with pytest.raises(TimeoutError, match=r"no matching chat\.update"):
         fake.wait_for("chat.update", timeout=0.2)

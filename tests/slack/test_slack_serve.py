@@ -1,0 +1,44 @@
+"""The WSGI wrapper: /healthz answers before Bolt; other paths are not Bolt's business."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import pytest
+
+from bot.slack import serve
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_healthz(http_url: str) -> None:
+    assert _get(http_url + "/healthz") == (200, "ok")
+
+
+@pytest.mark.parametrize("path", ["/", "/slack/event", "/healthz/x"])
+def test_other_paths_are_404(http_url: str, path: str) -> None:
+    assert _get(http_url + path)[0] == 404
+
+
+def test_healthz_takes_no_posts(http_url: str) -> None:
+    req = urllib.request.Request(http_url + "/healthz", data=b"x", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=5)
+    assert info.value.code == 405
+
+
+def test_serve_health_runs_beside_socket_mode() -> None:
+    server = serve.serve_health(0, host="127.0.0.1")
+    try:
+        url = f"http://127.0.0.1:{server.effective_port}"
+        assert _get(url + "/healthz") == (200, "ok")
+        assert _get(url + "/slack/events")[0] == 404
+    finally:
+        server.close()
