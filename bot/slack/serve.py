@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import waitress
-from waitress.server import create_server
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import create_server
 
 EVENTS_PATH = "/slack/events"
 StartResponse = Callable[..., Any]
