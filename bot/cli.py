@@ -64,7 +64,7 @@ def _service() -> Any:
 
 
 def _actor() -> Any:
-    from bot.service import Actor
+    from bot.core.records import Actor
 
     return Actor(user="cli", channel="cli", user_name="cli")
 

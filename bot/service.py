@@ -18,6 +18,7 @@ from bot.core.catalog import Catalog, ServiceType
 from bot.core.commands import DeployRequest
 from bot.core.errors import NotFound, UserError
 from bot.core.records import (
+    Actor,
     AuditEntry,
     Decision,
     Deployment,
@@ -33,13 +34,6 @@ if TYPE_CHECKING:
     from bot.store.db import Store
 
 MASK = "••••••"
-
-
-@dataclass(frozen=True)
-class Actor:
-    user: str
-    channel: str
-    user_name: str = ""
 
 
 class DeployTicket(BaseModel):

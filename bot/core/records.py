@@ -7,6 +7,7 @@ progress times, which are epoch seconds because the executor does arithmetic on 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,6 +56,15 @@ FINAL_RUN_STATUSES: tuple[RunStatus, ...] = (
     "rejected",
     "expired",
 )
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, and where: a Slack user in a channel, or the CLI."""
+
+    user: str
+    channel: str
+    user_name: str = ""
 
 
 class _Record(BaseModel):

@@ -13,8 +13,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_bolt import Ack, App, Respond
@@ -28,12 +27,13 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.core import commands, model
 from bot.core.errors import UserError
+from bot.core.records import Actor
 from bot.slack import blocks, modals
 from bot.slack.blocks import Message
 
 if TYPE_CHECKING:
     from bot.core.records import VersionRecord
-    from bot.service import Actor, Service
+    from bot.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +75,6 @@ class DeleteValue(BaseModel):
     purge: bool = False
 
 
-@dataclass(frozen=True)
-class SlackActor:
-    """Who acts, and where: the same fields as `bot.service.Actor`.
-
-    The adapters may not import the use-case layer at run time (only for type checking), so the
-    Slack side builds this structural twin; the use cases only read these three attributes.
-    """
-
-    user: str
-    channel: str
-    user_name: str = ""
-
-
 class RunCard(BaseModel):
     """The approval buttons' value: which run, and the plan fingerprint the card showed."""
 
@@ -108,7 +95,7 @@ def _button_value(action: dict[str, Any], kind: type[_Value]) -> _Value:
 
 
 def _actor(user: str, channel: str, user_name: str = "") -> Actor:
-    return cast("Actor", SlackActor(user=user, channel=channel, user_name=user_name))
+    return Actor(user=user, channel=channel, user_name=user_name)
 
 
 def _kwargs(msg: Message) -> dict[str, Any]:

@@ -9,8 +9,9 @@ import pytest
 
 from bot import catalog_files
 from bot.core import plan
+from bot.core.records import Actor
 from bot.executor import Executor
-from bot.service import Actor, Service
+from bot.service import Service
 from bot.store.db import Store
 from tests.executor.scripted import ScriptedCluster
 

@@ -12,8 +12,9 @@ import pytest
 from conftest import CHANNEL, PROFILE_YAML, SlackDriver
 
 from bot.core import model
+from bot.core.records import Actor
 from bot.sandbox.slack_api import Call, FakeSlack
-from bot.service import Actor, Service
+from bot.service import Service
 from bot.slack import blocks
 from bot.store.db import Store
 
