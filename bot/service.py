@@ -46,6 +46,14 @@ class DeployTicket(BaseModel):
     preview_only: bool = False
 
 
+class DeploymentView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    deployment: Deployment
+    run: Run | None = None
+    update: str | None = None  # a newer version of the profile, if there is one
+
+
 @dataclass
 class Service:
     store: Store
@@ -394,14 +402,39 @@ class Service:
         )
         return self.deploy(actor, req, kind="rollback" if rollback else "deploy")
 
-    def deployments(self, actor: Actor) -> list[Deployment]:
-        return [d for d in self.store.list_deployments() if d.status != "deleted"]
+    def deployments(self, actor: Actor) -> list[DeploymentView]:
+        return [
+            DeploymentView(deployment=d, update=self.update_available(d))
+            for d in self.store.list_deployments()
+            if d.status != "deleted"
+        ]
 
-    def status(self, actor: Actor, name: str | None) -> list[tuple[Deployment, Run | None]]:
-        deps = self.store.find_deployments(name) if name else self.deployments(actor)
+    def status(self, actor: Actor, name: str | None) -> list[DeploymentView]:
+        deps = self.store.find_deployments(name) if name else [v.deployment for v in self.deployments(actor)]
         if name and not deps:
             raise NotFound(f"there is no deployment named `{name}`", "see `/appprofile deployments`")
-        return [(d, self.store.latest_run(d.cluster, d.name)) for d in deps]
+        return [
+            DeploymentView(
+                deployment=d, run=self.store.latest_run(d.cluster, d.name), update=self.update_available(d)
+            )
+            for d in deps
+        ]
+
+    def update_available(self, dep: Deployment) -> str | None:
+        """The profile's newest version when it is newer than what the deployment runs."""
+        if dep.status == "deleted":
+            return None
+        latest = self.store.latest_version(dep.profile)
+        if latest and model.version_key(latest) > model.version_key(dep.version):
+            return latest
+        return None
+
+    def upgrade(self, actor: Actor, cluster: str, name: str) -> DeployTicket:
+        dep = self.store.get_deployment(cluster, name)
+        if dep is None or dep.status == "deleted":
+            raise NotFound(f"there is no deployment `{name}` on {cluster}", "see `/appprofile deployments`")
+        req = DeployRequest(profile=dep.profile, version=None, cluster=cluster, name=name, sets={})
+        return self.deploy(actor, req)
 
     def outputs(self, actor: Actor, name: str) -> dict[str, dict[str, str]]:
         deps = [d for d in self.store.find_deployments(name) if d.status != "deleted"]

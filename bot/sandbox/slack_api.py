@@ -6,6 +6,12 @@ rejects what Slack would reject (`no_text`, `msg_too_long`, `invalid_blocks`, `i
 plus the limits `slack_sdk.models` does not check (50 blocks per message, text object types),
 and can be told to fail the next calls with 429/5xx. `response_url` targets live under
 `/webhook/...`. See `reference/slack-testing.md` §6.1 for the design this follows.
+
+For the local sandbox it also keeps what a person would see: ephemeral messages per user, the
+views each user has open (a `trigger_id` registered with `register_trigger` names the user),
+an edit counter per message, and the `response_url` semantics of webhooks registered with
+`register_webhook` (`response_type`, `replace_original`, `delete_original`) applied to the
+timeline. `revision` grows with every change, so a poller can skip unchanged states.
 """
 
 from __future__ import annotations
@@ -138,6 +144,12 @@ class FakeSlack:
         self._users: dict[str, str] = {}
         self._usergroups: dict[str, list[str]] = {}
         self._channels: dict[str, dict[str, Any]] = {}
+        self._hooks: dict[str, dict[str, Any]] = {}
+        self._triggers: dict[str, str] = {}
+        self._view_owner: dict[str, str] = {}
+        self._view_errors: dict[str, dict[str, str]] = {}
+        self._closed_views: set[str] = set()
+        self._revision = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -202,6 +214,34 @@ class FakeSlack:
         with self._lock:
             self._channels[channel_id] = {"name": name, "is_member": is_member, "is_private": private}
 
+    def register_webhook(
+        self,
+        name: str,
+        *,
+        channel: str,
+        user: str,
+        origin_ts: str | None = None,
+        origin_ephemeral: bool = False,
+    ) -> str:
+        """A `response_url` whose posts land in `channel` for `user`, as Slack would show them.
+
+        `origin_ts` is the message a clicked button sat on: `replace_original` and
+        `delete_original` act on it. Posts to unregistered webhooks are only validated.
+        """
+        with self._lock:
+            self._hooks[name] = {
+                "channel": channel,
+                "user": user,
+                "origin_ts": origin_ts,
+                "origin_ephemeral": origin_ephemeral,
+            }
+        return self.webhook_url(name)
+
+    def register_trigger(self, trigger_id: str, user: str) -> None:
+        """A view opened with this trigger belongs to `user`'s screen."""
+        with self._lock:
+            self._triggers[trigger_id] = user
+
     def fail_next(self, method: str, status: int = 429, times: int = 1) -> None:
         """The next `times` calls of `method` get `status` with `Retry-After: 1`."""
         if status not in (429, 500, 503):
@@ -231,13 +271,65 @@ class FakeSlack:
     def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
         return [m for m in self.messages(channel) if m.get("thread_ts") == ts and m["ts"] != ts]
 
-    def ephemerals(self) -> list[dict[str, Any]]:
+    def ephemerals(self, user: str | None = None) -> list[dict[str, Any]]:
+        """Ephemeral messages, oldest first; only `user`'s when given."""
         with self._lock:
-            return [dict(m) for m in self._ephemeral]
+            return [dict(m) for m in self._ephemeral if user is None or m.get("user") == user]
 
     def views(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(v) for v in self._views.values()]
+
+    @property
+    def revision(self) -> int:
+        with self._lock:
+            return self._revision
+
+    def _bump(self) -> None:
+        """Called with the lock held, after any change a person could see."""
+        self._revision += 1
+        self._lock.notify_all()
+
+    def open_view(self, user: str) -> dict[str, Any] | None:
+        """The newest view open on `user`'s screen, with `errors` shown inline (block id → text)."""
+        with self._lock:
+            for view_id in reversed(list(self._views)):
+                if self._view_owner.get(view_id) == user and view_id not in self._closed_views:
+                    return {**self._views[view_id], "errors": dict(self._view_errors.get(view_id, {}))}
+        return None
+
+    def view(self, view_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._views.get(view_id)
+            return dict(found) if found is not None else None
+
+    def close_view(self, view_id: str) -> None:
+        with self._lock:
+            self._closed_views.add(view_id)
+            self._view_errors.pop(view_id, None)
+            self._bump()
+
+    def set_view_errors(self, view_id: str, errors: dict[str, str]) -> None:
+        with self._lock:
+            self._view_errors[view_id] = dict(errors)
+            self._bump()
+
+    def replace_view(self, view_id: str, view: dict[str, Any]) -> None:
+        """What a `response_action: update` does: the same view id, new content."""
+        checked = dict(self._check_view(view))
+        with self._lock:
+            checked.update({"id": view_id, "hash": f"h-{view_id}-{self._next_ts()}", "team_id": self.team_id})
+            self._views[view_id] = checked
+            self._view_errors.pop(view_id, None)
+            self._bump()
+
+    def add_ephemeral(self, channel: str, user: str, body: dict[str, Any]) -> str:
+        """Show `body` (text/blocks) to `user` only, e.g. a slash command's own echo or ack."""
+        ts = self._next_ts()
+        with self._lock:
+            self._ephemeral.append({"channel": channel, "user": user, "ts": ts, "edit_count": 0, **body})
+            self._bump()
+        return ts
 
     def rejected(self) -> list[Call]:
         """Calls answered with a payload error: a test asserts this is empty."""
@@ -273,7 +365,7 @@ class FakeSlack:
     def _record(self, call: Call) -> None:
         with self._lock:
             self._calls.append(call)
-            self._lock.notify_all()
+            self._bump()
 
     def _take_fault(self, method: str) -> int | None:
         with self._lock:
@@ -304,13 +396,49 @@ class FakeSlack:
                 body["errors"] = rej.detail
             return 200, body
 
-    def handle_webhook(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def handle_webhook(self, params: dict[str, Any], name: str = "") -> tuple[int, dict[str, Any]]:
         if not params.get("delete_original"):
             try:
                 self._check_message(params, "webhook")
             except _Reject as rej:
                 return 400, {"ok": False, "error": rej.error, "errors": rej.detail}
+        with self._lock:
+            hook = self._hooks.get(name)
+        if hook is not None:
+            self._apply_webhook(hook, params)
         return 200, {"ok": True}
+
+    def _apply_webhook(self, hook: dict[str, Any], params: dict[str, Any]) -> None:
+        """Slack's response_url semantics on the stored timeline."""
+        channel, user, origin = hook["channel"], hook["user"], hook["origin_ts"]
+        body: dict[str, Any] = {k: params[k] for k in ("text", "blocks", "attachments") if k in params}
+        with self._lock:
+            if origin is not None and (params.get("delete_original") or params.get("replace_original")):
+                if hook["origin_ephemeral"]:
+                    target = next((m for m in self._ephemeral if m["ts"] == origin), None)
+                    if target is not None and params.get("delete_original"):
+                        self._ephemeral.remove(target)
+                else:
+                    target = self._messages.get(channel, {}).get(origin)
+                    if target is not None and params.get("delete_original"):
+                        del self._messages[channel][origin]
+                if target is not None and not params.get("delete_original"):
+                    for key in ("text", "blocks", "attachments"):
+                        target.pop(key, None)
+                    target.update(body)
+                    target["edit_count"] = int(target.get("edit_count", 0)) + 1
+                self._bump()
+                return
+            if params.get("delete_original"):
+                return
+        if params.get("response_type") == "in_channel":
+            ts = self._next_ts()
+            message = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id, "ts": ts, **body}
+            with self._lock:
+                self._messages.setdefault(channel, {})[ts] = message
+                self._bump()
+        else:
+            self.add_ephemeral(channel, user, body)
 
     def _check_token(self, method: str, token: str) -> None:
         if method == "apps.connections.open":
@@ -374,6 +502,9 @@ class FakeSlack:
             view.update({"id": view_id, "hash": f"h-{view_id}", "team_id": self.team_id})
             with self._lock:
                 self._views[view_id] = view
+                owner = self._triggers.get(str(p.get("trigger_id") or p.get("interactivity_pointer") or ""))
+                if owner is not None:
+                    self._view_owner[view_id] = owner
             return {"view": view}
         if method == "views.update":
             view_id = p.get("view_id") or ""
@@ -385,6 +516,7 @@ class FakeSlack:
             view.update({"id": view_id, "hash": f"h-{view_id}-{self._next_ts()}", "team_id": self.team_id})
             with self._lock:
                 self._views[view_id] = view
+                self._view_errors.pop(view_id, None)
             return {"view": view}
         if method == "conversations.info":
             cid = str(p.get("channel", ""))
@@ -424,7 +556,9 @@ class FakeSlack:
         if method == "chat.postEphemeral":
             ts = self._next_ts()
             with self._lock:
-                self._ephemeral.append({"channel": channel, "user": p.get("user"), "ts": ts, **body})
+                self._ephemeral.append(
+                    {"channel": channel, "user": p.get("user"), "ts": ts, "edit_count": 0, **body}
+                )
             return {"message_ts": ts}
         if method == "chat.update":
             ts = str(p.get("ts") or "")
@@ -434,6 +568,7 @@ class FakeSlack:
                     raise _Reject("message_not_found")
                 stored.update(body)
                 stored["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+                stored["edit_count"] = int(stored.get("edit_count", 0)) + 1
                 return {"channel": channel, "ts": ts, "text": stored.get("text", ""), "message": dict(stored)}
         ts = self._next_ts()
         message: dict[str, Any] = {
@@ -441,6 +576,7 @@ class FakeSlack:
             "user": self.bot_user_id,
             "bot_id": self.bot_id,
             "ts": ts,
+            "edit_count": 0,
             **body,
         }
         if p.get("thread_ts"):
@@ -495,7 +631,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             if path.startswith("/webhook/"):
                 method = "webhook"
-                status, body = self.owner.handle_webhook(params)
+                status, body = self.owner.handle_webhook(params, path.removeprefix("/webhook/"))
             elif path.startswith("/api/"):
                 method = path.removeprefix("/api/")
                 status, body = self.owner.handle(method, headers, params)

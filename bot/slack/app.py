@@ -33,7 +33,7 @@ from bot.slack.blocks import Message
 
 if TYPE_CHECKING:
     from bot.core.records import VersionRecord
-    from bot.service import Service
+    from bot.service import DeployTicket, Service
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,15 @@ class DeleteValue(BaseModel):
     name: str = Field(pattern=model.NAME_RE.pattern)
     version: str | None = None
     purge: bool = False
+
+
+class UpgradeValue(BaseModel):
+    """The Upgrade button's value: which deployment; the version is the profile's latest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cluster: str = Field(max_length=63)
+    name: str = Field(max_length=63)
 
 
 class RunCard(BaseModel):
@@ -262,7 +271,9 @@ def build_app(
         replies.client.views_open(trigger_id=trigger, view=view)
 
     def _deploy(req: commands.DeployRequest, actor: Actor, replies: _Replies) -> None:
-        ticket = service.deploy(actor, req)
+        _deploy_reply(service.deploy(actor, req), replies)
+
+    def _deploy_reply(ticket: DeployTicket, replies: _Replies) -> None:
         p = ticket.plan
         if ticket.preview_only:
             note = "No cluster executor is running, so this is the plan only."
@@ -348,6 +359,20 @@ def build_app(
             run("rollback" if rollback else "retry", replies, job)
 
         return on_rerun
+
+    @app.action(blocks.UPGRADE_ACTION)
+    def on_upgrade(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        actor, replies = _click_replies(body, client, respond)
+
+        def job() -> None:
+            target = _button_value(action, UpgradeValue)
+            ticket = service.upgrade(actor, target.cluster, target.name)
+            _deploy_reply(ticket, replies)
+
+        run("upgrade", replies, job)
 
     app.action(APPROVE_ACTION)(_decide("approve"))
     app.action(REJECT_ACTION)(_decide("reject"))

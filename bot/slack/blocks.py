@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, Field
 
 from bot.core.catalog import Catalog, ServiceType
 from bot.core.errors import UserError
-from bot.core.records import AuditEntry, Deployment, ProfileSummary, Run, VersionRecord
+from bot.core.records import AuditEntry, ProfileSummary, VersionRecord
+
+if TYPE_CHECKING:
+    from bot.service import DeploymentView
 
 MASK = "••••••"
 MAX_BLOCKS = 50
@@ -357,32 +360,50 @@ def deploy_preview(
     )
 
 
-def deployments_list(items: Sequence[Deployment]) -> Message:
+def deployments_list(items: Sequence[DeploymentView]) -> Message:
     if not items:
         return plain("Nothing is deployed yet. Deploy with `/appprofile deploy PROFILE to CLUSTER`.")
-    rows = [
-        f"*{escape(d.name)}* on `{escape(d.cluster)}` · {escape(d.profile)}@{d.version} · {d.status}"
-        for d in items[:LIST_MAX]
-    ]
-    blocks = [header(f"Deployments ({len(items)})"), section("\n".join(rows))]
+    rows = []
+    for v in items[:LIST_MAX]:
+        d = v.deployment
+        row = f"*{escape(d.name)}* on `{escape(d.cluster)}` · {escape(d.profile)}@{d.version} · {d.status}"
+        if v.update:
+            row += f" · update available: {v.update}"
+        rows.append(row)
+    out = [header(f"Deployments ({len(items)})"), section("\n".join(rows))]
     if len(items) > LIST_MAX:
-        blocks.append(context(f"…and {len(items) - LIST_MAX} more"))
-    return _message(f"{len(items)} deployments", blocks)
+        out.append(context(f"…and {len(items) - LIST_MAX} more"))
+    return _message(f"{len(items)} deployments", out)
 
 
-def status(items: Sequence[tuple[Deployment, Run | None]]) -> Message:
+UPGRADE_ACTION = "deployment_upgrade"
+
+
+def status(items: Sequence[DeploymentView]) -> Message:
     if not items:
         return plain("Nothing is deployed yet.")
-    blocks: list[dict[str, Any]] = [header("Status")]
-    for dep, run in items[:LIST_MAX]:
+    out: list[dict[str, Any]] = [header("Status")]
+    for view in items[:LIST_MAX]:
+        dep, run = view.deployment, view.run
         line = f"*{escape(dep.name)}* on `{escape(dep.cluster)}`: {dep.status}"
         line += f" · {escape(dep.profile)}@{dep.version}"
         if run is not None:
             line += f"\nlast run #{run.id} ({run.kind}): {run.status}"
             if run.error:
                 line += f" — {escape(_cut(run.error, 500))}"
-        blocks.append(section(line))
-    return _message(f"Status of {len(items)} deployments", blocks)
+        if view.update:
+            line += f"\n:arrow_up: update available: {view.update}"
+            value = json.dumps({"cluster": dep.cluster, "name": dep.name})
+            out.append(
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": _cut(line, SECTION_MAX)},
+                    "accessory": button(f"Upgrade to {view.update}", UPGRADE_ACTION, value, style="primary"),
+                }
+            )
+        else:
+            out.append(section(line))
+    return _message(f"Status of {len(items)} deployments", out)
 
 
 def outputs(name: str, values: dict[str, dict[str, str]], catalog: Catalog) -> Message:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
-from test_macros_catalog import CATALOG, DESIGN_PROFILE
+from tests.macros.test_macros_catalog import CATALOG, DESIGN_PROFILE
 
 from bot.core import macros, model
 from bot.core.errors import UserError

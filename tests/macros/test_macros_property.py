@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from test_macros_catalog import CATALOG, ctx
+from tests.macros.test_macros_catalog import CATALOG, ctx
 
 from bot.core import macros, model, validate
 from bot.core.errors import UserError

@@ -7,7 +7,7 @@ import copy
 from typing import Any
 
 import pytest
-from test_macros_catalog import ctx
+from tests.macros.test_macros_catalog import ctx
 
 from bot.core import macros
 from bot.core.errors import UserError

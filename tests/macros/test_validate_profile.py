@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_macros_catalog import CATALOG, DESIGN_PROFILE
+from tests.macros.test_macros_catalog import CATALOG, DESIGN_PROFILE
 
 from bot.core import model, validate
 from bot.core.catalog import Catalog

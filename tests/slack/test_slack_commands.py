@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import CHANNEL, PROFILE_YAML, SlackDriver
+from tests.slack.conftest import CHANNEL, PROFILE_YAML, SlackDriver
 
 from bot.core import model
 from bot.core.records import Actor

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import CHANNEL, PROFILE_YAML
+from tests.slack.conftest import CHANNEL, PROFILE_YAML
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.sandbox.slack_api import FakeSlack
