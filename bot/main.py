@@ -205,9 +205,18 @@ def build_bot(settings: Settings) -> tuple[Any, Any, Any]:
         wait_timeout=settings.wait_timeout,
     )
     service.executor = executor
-    app = slack_app.build_app(
-        service, client=client, signing_secret=settings.signing_secret or "socket-mode", executor=work
-    )
+    from slack_bolt.error import BoltError
+
+    try:
+        app = slack_app.build_app(
+            service, client=client, signing_secret=settings.signing_secret or "socket-mode", executor=work
+        )
+    except BoltError as exc:
+        # Bolt checks the token with auth.test at start-up; say so plainly instead of a traceback.
+        raise UserError(
+            f"Slack did not accept SLACK_BOT_TOKEN ({str(exc).split('(', 1)[-1].rstrip(')')})",
+            "copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page",
+        ) from None
     return app, service, executor
 
 

@@ -1,0 +1,287 @@
+"""`appprofile sandbox`: the product on one machine, with no Slack workspace and no cluster.
+
+Starts the fake Slack Web API, two simulated clusters (or, with KUBECONFIG set, nothing: the
+kubeconfig's contexts are used), writes a kubeconfig and an APPPROFILE_CONFIG for them, preloads
+the example profiles, runs the real bot unchanged as a subprocess in HTTP mode against all that,
+and serves the channel page. Everything listens on 127.0.0.1 except the bot itself, which binds
+the address `appprofile serve` always binds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.core import model
+from bot.core.errors import Conflict, UserError
+from bot.sandbox.channel import CHANNEL, USERS, Channel
+from bot.sandbox.kube import SimCluster
+from bot.sandbox.slack_api import FakeSlack
+
+DEFAULT_DB = "./data/sandbox.db"
+EXAMPLES = Path(__file__).resolve().parents[2] / "profiles" / "examples"
+SIMULATED = {"dev-cluster": "sim-dev", "prod": "sim-prod"}
+READY_AFTER = 1.5
+HEALTH_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sim_kubeconfig(servers: dict[str, str]) -> dict[str, Any]:
+    """A kubeconfig with one context per simulated cluster (context name → server URL)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": ctx, "cluster": {"server": url}} for ctx, url in servers.items()],
+        # The emulator does not authenticate; the client still wants a user entry.
+        "users": [{"name": "sandbox", "user": {"token": "sandbox-not-a-secret"}}],
+        "contexts": [
+            {"name": ctx, "context": {"cluster": ctx, "user": "sandbox"}} for ctx in servers
+        ],
+        "current-context": next(iter(servers)),
+    }
+
+
+def sim_config() -> dict[str, Any]:
+    return {
+        "clusters": {
+            "dev-cluster": {"context": SIMULATED["dev-cluster"], "simulated": True},
+            "prod": {
+                "context": SIMULATED["prod"],
+                "simulated": True,
+                "approval": {
+                    "required": 1,
+                    "approvers": list(USERS),
+                    "self_approval": False,
+                    "expires_after": "1h",
+                },
+            },
+        }
+    }
+
+
+def cluster_name(context: str) -> str:
+    """A kubeconfig context name as a cluster name (a DNS label)."""
+    name = re.sub(r"[^a-z0-9-]+", "-", context.lower()).strip("-")[:63].strip("-")
+    return name or "cluster"
+
+
+def real_config(kubeconfig: str) -> dict[str, Any]:
+    """Every context of the user's kubeconfig as a cluster without approval."""
+    try:
+        data = yaml.safe_load(Path(kubeconfig.split(os.pathsep)[0]).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UserError(
+            f"cannot read KUBECONFIG {kubeconfig}: {type(exc).__name__}",
+            "unset KUBECONFIG to use simulated clusters",
+        ) from None
+    contexts = [str(c.get("name")) for c in data.get("contexts") or [] if isinstance(c, dict)]
+    if not contexts:
+        raise UserError(f"KUBECONFIG {kubeconfig} has no contexts", "unset KUBECONFIG to use simulated clusters")
+    clusters: dict[str, Any] = {}
+    for ctx in contexts:
+        clusters.setdefault(cluster_name(ctx), {"context": ctx})
+    return {"clusters": clusters}
+
+
+def preload(db: str) -> list[str]:
+    """Import the example profiles into the store; ones already there are left as they are."""
+    from bot.store.db import Store
+
+    store = Store(db)
+    loaded = []
+    try:
+        for path in sorted(EXAMPLES.glob("*.yaml")):
+            profile = model.from_yaml(path.read_text())
+            try:
+                store.create_version(profile, actor="sandbox", channel=CHANNEL, kind="import")
+            except Conflict:
+                pass
+            loaded.append(profile.ref)
+    finally:
+        store.close()
+    return loaded
+
+
+class Sandbox:
+    """The whole sandbox; `start()` returns once the page answers, `stop()` ends everything."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        db: str = DEFAULT_DB,
+        kubeconfig: str | None = None,
+        ready_after: float = READY_AFTER,
+        log_path: str | None = None,
+        signing_secret: str | None = None,
+    ) -> None:
+        self.port = port
+        self.db = db
+        self.kubeconfig = kubeconfig
+        self.ready_after = ready_after
+        self.log_path = log_path or str(Path(db).with_suffix(".log"))
+        self.signing_secret = signing_secret or secrets.token_hex(16)
+        self.fake: FakeSlack | None = None
+        self.sims: dict[str, SimCluster] = {}
+        self.channel: Channel | None = None
+        self.bot: subprocess.Popen[bytes] | None = None
+        self.bot_port = 0
+        self.clusters: list[str] = []
+        self._tmp: str | None = None
+        self._log: Any = None
+
+    @property
+    def url(self) -> str:
+        if self.channel is None:
+            raise RuntimeError("the sandbox is not started")
+        return self.channel.url
+
+    def start(self) -> Sandbox:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self._tmp = tempfile.mkdtemp(prefix="appprofile-sandbox-")
+        Path(self.db).parent.mkdir(parents=True, exist_ok=True)
+        self.fake = FakeSlack(bot_token="xoxb-sandbox-" + secrets.token_hex(8)).start()
+        if self.kubeconfig:
+            kubeconfig = self.kubeconfig
+            config = real_config(kubeconfig)
+        else:
+            for name, ctx in SIMULATED.items():
+                self.sims[name] = SimCluster(controllers=True, ready_after=self.ready_after).start()
+            kubeconfig = str(Path(self._tmp, "kubeconfig"))
+            servers = {ctx: self.sims[name].url for name, ctx in SIMULATED.items()}
+            Path(kubeconfig).write_text(yaml.safe_dump(sim_kubeconfig(servers), sort_keys=False))
+            config = sim_config()
+        self.clusters = list(config["clusters"])
+        config_path = Path(self._tmp, "appprofile.yaml")
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        preload(self.db)
+        self.bot_port = free_port()
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": self.fake.bot_token,
+            "SLACK_SIGNING_SECRET": self.signing_secret,
+            "SLACK_API_URL": self.fake.base_url,
+            "PORT": str(self.bot_port),
+            "APPPROFILE_DB": self.db,
+            "APPPROFILE_CONFIG": str(config_path),
+            "KUBECONFIG": kubeconfig,
+        }
+        env.pop("SLACK_APP_TOKEN", None)  # HTTP mode: the page posts to the bot
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.bot = subprocess.Popen(
+            # The bot exactly as `appprofile serve` runs it, with this interpreter.
+            [sys.executable, "-c", "from bot.cli import entry; entry()", "serve"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+        )
+        self._wait_healthy()
+        self.channel = Channel(
+            self.fake,
+            bot_url=f"http://127.0.0.1:{self.bot_port}",
+            signing_secret=self.signing_secret,
+            clusters=self.clusters,
+            simulated=not self.kubeconfig,
+            port=self.port,
+        ).start()
+
+    def _wait_healthy(self) -> None:
+        assert self.bot is not None
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        url = f"http://127.0.0.1:{self.bot_port}/healthz"
+        while time.monotonic() < deadline:
+            if self.bot.poll() is not None:
+                raise RuntimeError(
+                    f"the bot exited with code {self.bot.returncode} while starting; see {self.log_path}"
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"the bot did not answer {url} within {HEALTH_TIMEOUT:.0f} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.channel is not None:
+            self.channel.stop()
+            self.channel = None
+        if self.bot is not None:
+            if self.bot.poll() is None:
+                self.bot.terminate()
+                try:
+                    self.bot.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.bot.kill()
+                    self.bot.wait(timeout=5)
+            self.bot = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        for sim in self.sims.values():
+            sim.stop()
+        self.sims = {}
+        if self.fake is not None:
+            self.fake.stop()
+            self.fake = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(port: int = 0, db: str = DEFAULT_DB, kubeconfig: str | None = None) -> int:
+    """Run until Ctrl-C or SIGTERM; print the page's URL as the only line on stdout."""
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    sandbox = Sandbox(port=port, db=db, kubeconfig=kubeconfig)
+    try:
+        sandbox.start()
+        print(sandbox.url, flush=True)
+        while not done.wait(1.0):
+            if sandbox.bot is not None and sandbox.bot.poll() is not None:
+                print(f"error: the bot stopped (code {sandbox.bot.returncode}); see {sandbox.log_path}",
+                      file=sys.stderr)
+                return 1
+    finally:
+        sandbox.stop()
+    return 0

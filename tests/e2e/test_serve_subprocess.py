@@ -1,0 +1,128 @@
+"""The real `appprofile serve` process, HTTP mode, signed Slack requests, fake Slack + emulator + SQLite.
+
+Covers the issue's end-to-end path (create → deploy → progress → outputs) and the crash test:
+SIGKILL mid-deploy, start again, the run finishes and the same Slack message is updated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox.kube import SimCluster
+from bot.sandbox.slack_api import Call, FakeSlack
+from tests.e2e.bot_process import SECRET, TOKEN, BotProcess
+from tests.slack.conftest import SlackDriver
+
+pytestmark = pytest.mark.slow
+EXAMPLE = (Path(__file__).resolve().parents[2] / "profiles" / "examples" / "counter-app.yaml").read_text()
+CONFIG = "clusters:\n  dev-cluster: {context: dev, simulated: true}\n"
+CHANNEL = "C111"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    server = FakeSlack().start()
+    yield server
+    server.stop()
+
+
+def sim(ready_after: float) -> SimCluster:
+    return SimCluster(controllers=True, ready_after=ready_after).start()
+
+
+def text_of(call: Call) -> str:
+    return json.dumps(call.params, ensure_ascii=False)
+
+
+def progress_updates(fake: FakeSlack, ts: str) -> list[Call]:
+    return [c for c in fake.calls_to("chat.update") if c.params.get("ts") == ts]
+
+
+def run_deploy(fake: FakeSlack, driver: SlackDriver) -> str:
+    """Create the example and deploy it; return the progress message's ts."""
+    since = len(fake.calls)
+    assert driver.command(f"create ```{EXAMPLE}```").status == 200
+    fake.wait_for(
+        "chat.postMessage", lambda c: "counter-app" in text_of(c) and "1.0.0" in text_of(c), 15, since=since
+    )
+    since = len(fake.calls)
+    assert driver.command("deploy counter-app to dev-cluster").status == 200
+    posted = fake.wait_for(
+        "chat.postMessage", lambda c: "Deploy counter-app 1.0.0" in text_of(c), 20, since=since
+    )
+    return str(posted.response["ts"])
+
+
+def test_create_deploy_progress_outputs_end_to_end(tmp_path: Path, fake: FakeSlack) -> None:
+    cluster = sim(0.3)
+    bot = BotProcess(tmp_path, fake, {"dev": cluster}, CONFIG)
+    try:
+        bot.start()
+        driver = SlackDriver(bot.url, fake, secret=SECRET)
+        ts = run_deploy(fake, driver)
+        done = fake.wait_for(
+            "chat.update", lambda c: c.params.get("ts") == ts and "Succeeded" in text_of(c), 60
+        )
+        body = text_of(done)
+        assert "POSTGRESMSTR_SVC" in body and "CONTAINER_SVC_EXTERNALIP" in body
+        assert "192.0.2.10" in body  # the ui's LoadBalancer address from the emulator's controller
+        assert "••••••" in body
+        # Updated in place, at most about once a second (a handful of updates, not one per event).
+        updates = progress_updates(fake, ts)
+        assert 1 <= len(updates) <= 40
+        # No generated password in any Slack call or log line.
+        secret = cluster.get("Secret", "counter-app-postgres-db-ns", "counter-app-postgres-db-generated")
+        assert secret is not None
+        import base64
+
+        values = [base64.b64decode(v).decode() for v in secret["data"].values()]
+        assert values
+        everything = json.dumps([c.params for c in fake.calls]) + bot.log_text()
+        for v in values:
+            assert v not in everything
+        assert TOKEN not in bot.log_text()
+        # Every payload passed Block Kit validation.
+        assert not fake.rejected()
+    finally:
+        bot.stop()
+        cluster.stop()
+
+
+def test_sigkill_mid_deploy_resumes_and_updates_the_same_message(tmp_path: Path, fake: FakeSlack) -> None:
+    cluster = sim(2.0)
+    bot = BotProcess(tmp_path, fake, {"dev": cluster}, CONFIG)
+    try:
+        bot.start()
+        driver = SlackDriver(bot.url, fake, secret=SECRET)
+        ts = run_deploy(fake, driver)
+        # Wait until the first tier is ready and the second is under way, then kill the bot.
+        fake.wait_for(
+            "chat.update",
+            lambda c: (
+                c.params.get("ts") == ts
+                and "*api* applying" in text_of(c)
+                or (c.params.get("ts") == ts and "*api* waiting" in text_of(c))
+            ),
+            60,
+        )
+        bot.kill()
+        posts_before = len(
+            [c for c in fake.calls_to("chat.postMessage") if "Deploy counter-app" in text_of(c)]
+        )
+        bot.start()
+        done = fake.wait_for(
+            "chat.update", lambda c: c.params.get("ts") == ts and "Succeeded" in text_of(c), 90
+        )
+        assert "*ui* ready" in text_of(done)
+        posts_after = len(
+            [c for c in fake.calls_to("chat.postMessage") if "Deploy counter-app" in text_of(c)]
+        )
+        assert posts_after == posts_before, "a restarted bot must keep updating the same message"
+        assert "resumed 1 deployment queue" in bot.log_text()
+    finally:
+        bot.stop()
+        cluster.stop()
