@@ -103,8 +103,7 @@ def test_sigkill_mid_deploy_resumes_and_updates_the_same_message(tmp_path: Path,
         fake.wait_for(
             "chat.update",
             lambda c: (
-                c.params.get("ts") == ts
-                and "*api* applying" in text_of(c)
+                (c.params.get("ts") == ts and "*api* applying" in text_of(c))
                 or (c.params.get("ts") == ts and "*api* waiting" in text_of(c))
             ),
             60,

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.macros.test_macros_catalog import CATALOG, DESIGN_PROFILE
 
 from bot.core import macros, model
 from bot.core.errors import UserError
+from tests.macros.test_macros_catalog import CATALOG, DESIGN_PROFILE
 
 
 def profile(*tiers: dict[str, Any]) -> model.Profile:

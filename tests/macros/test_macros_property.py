@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from tests.macros.test_macros_catalog import CATALOG, ctx
 
 from bot.core import macros, model, validate
 from bot.core.errors import UserError
+from tests.macros.test_macros_catalog import CATALOG, ctx
 
 SECRET = "Zq9-secret-Zq9"
 OUTPUTS = {

@@ -7,10 +7,10 @@ import copy
 from typing import Any
 
 import pytest
-from tests.macros.test_macros_catalog import ctx
 
 from bot.core import macros
 from bot.core.errors import UserError
+from tests.macros.test_macros_catalog import ctx
 
 SECRET = "hunter2-S3CRET-value"
 OUTPUTS: dict[str, dict[str, Any]] = {

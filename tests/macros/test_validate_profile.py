@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.macros.test_macros_catalog import CATALOG, DESIGN_PROFILE
 
 from bot.core import model, validate
 from bot.core.catalog import Catalog
 from bot.core.errors import NotFound, UserError
+from tests.macros.test_macros_catalog import CATALOG, DESIGN_PROFILE
 
 
 def profile(*tiers: dict[str, Any]) -> model.Profile:

@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from tests.slack.conftest import CHANNEL, PROFILE_YAML, SlackDriver
 
 from bot.core import model
 from bot.core.records import Actor
@@ -17,6 +16,7 @@ from bot.sandbox.slack_api import Call, FakeSlack
 from bot.service import Service
 from bot.slack import blocks
 from bot.store.db import Store
+from tests.slack.conftest import CHANNEL, PROFILE_YAML, SlackDriver
 
 
 def _all_text(payload: dict[str, Any]) -> str:

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.slack.conftest import CHANNEL, PROFILE_YAML
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.sandbox.slack_api import FakeSlack
 from bot.sandbox.slack_socket import FakeSocketMode, envelope
 from bot.store.db import Store
+from tests.slack.conftest import CHANNEL, PROFILE_YAML
 
 
 @pytest.fixture
