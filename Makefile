@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HELM := $(VENV)/bin/helm
 
-.PHONY: run test lint typecheck imports hadolint pytest bench clean setup
+.PHONY: run test lint typecheck imports hadolint pytest bench clean setup browser
 
 setup: $(STAMP) $(HELM)
 
@@ -20,8 +20,13 @@ $(STAMP): pyproject.toml
 $(HELM): $(STAMP)
 	$(BIN)/python scripts/install_helm.py $(HELM)
 
+# Without a Slack token: the local sandbox (fake Slack, simulated clusters, a channel page).
 run: setup
-	$(BIN)/appprofile serve
+	@if [ -z "$$SLACK_BOT_TOKEN" ]; then $(BIN)/appprofile sandbox; else $(BIN)/appprofile serve; fi
+
+# Debian's Chromium for the Playwright browser tests (CI runs as root; no browser download).
+browser:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
 lint: setup
 	$(BIN)/ruff check bot tests bench scripts
@@ -36,7 +41,7 @@ imports: setup
 hadolint: setup
 	$(BIN)/hadolint Dockerfile
 
-pytest: setup
+pytest: setup browser
 	HELM_BIN=$(abspath $(HELM)) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck imports hadolint pytest

@@ -284,7 +284,13 @@ def to_data(profile: Profile) -> dict[str, Any]:
 
 
 def to_yaml(profile: Profile) -> str:
-    return yaml.safe_dump(to_data(profile), sort_keys=False, allow_unicode=True, width=100)
+    data = to_data(profile)
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    if yaml.safe_load(text) != data:
+        # A few characters (NEL, line/paragraph separators) are line breaks to a YAML reader
+        # when written raw; escaping everything keeps the round trip exact.
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=False, width=100)
+    return text
 
 
 def check_lineage(previous: Profile, new: Profile) -> None:

@@ -9,6 +9,7 @@ the address `appprofile serve` always binds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -54,9 +55,7 @@ def sim_kubeconfig(servers: dict[str, str]) -> dict[str, Any]:
         "clusters": [{"name": ctx, "cluster": {"server": url}} for ctx, url in servers.items()],
         # The emulator does not authenticate; the client still wants a user entry.
         "users": [{"name": "sandbox", "user": {"token": "sandbox-not-a-secret"}}],
-        "contexts": [
-            {"name": ctx, "context": {"cluster": ctx, "user": "sandbox"}} for ctx in servers
-        ],
+        "contexts": [{"name": ctx, "context": {"cluster": ctx, "user": "sandbox"}} for ctx in servers],
         "current-context": next(iter(servers)),
     }
 
@@ -96,7 +95,9 @@ def real_config(kubeconfig: str) -> dict[str, Any]:
         ) from None
     contexts = [str(c.get("name")) for c in data.get("contexts") or [] if isinstance(c, dict)]
     if not contexts:
-        raise UserError(f"KUBECONFIG {kubeconfig} has no contexts", "unset KUBECONFIG to use simulated clusters")
+        raise UserError(
+            f"KUBECONFIG {kubeconfig} has no contexts", "unset KUBECONFIG to use simulated clusters"
+        )
     clusters: dict[str, Any] = {}
     for ctx in contexts:
         clusters.setdefault(cluster_name(ctx), {"context": ctx})
@@ -112,10 +113,8 @@ def preload(db: str) -> list[str]:
     try:
         for path in sorted(EXAMPLES.glob("*.yaml")):
             profile = model.from_yaml(path.read_text())
-            try:
+            with contextlib.suppress(Conflict):  # already there from an earlier run
                 store.create_version(profile, actor="sandbox", channel=CHANNEL, kind="import")
-            except Conflict:
-                pass
             loaded.append(profile.ref)
     finally:
         store.close()
@@ -172,7 +171,7 @@ class Sandbox:
             kubeconfig = self.kubeconfig
             config = real_config(kubeconfig)
         else:
-            for name, ctx in SIMULATED.items():
+            for name in SIMULATED:
                 self.sims[name] = SimCluster(controllers=True, ready_after=self.ready_after).start()
             kubeconfig = str(Path(self._tmp, "kubeconfig"))
             servers = {ctx: self.sims[name].url for name, ctx in SIMULATED.items()}
@@ -223,7 +222,7 @@ class Sandbox:
                     f"the bot exited with code {self.bot.returncode} while starting; see {self.log_path}"
                 )
             try:
-                with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback
+                with urllib.request.urlopen(url, timeout=2) as resp:
                     if resp.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -279,8 +278,10 @@ def main(port: int = 0, db: str = DEFAULT_DB, kubeconfig: str | None = None) -> 
         print(sandbox.url, flush=True)
         while not done.wait(1.0):
             if sandbox.bot is not None and sandbox.bot.poll() is not None:
-                print(f"error: the bot stopped (code {sandbox.bot.returncode}); see {sandbox.log_path}",
-                      file=sys.stderr)
+                print(
+                    f"error: the bot stopped (code {sandbox.bot.returncode}); see {sandbox.log_path}",
+                    file=sys.stderr,
+                )
                 return 1
     finally:
         sandbox.stop()
