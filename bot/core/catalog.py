@@ -79,12 +79,6 @@ class ServiceType(BaseModel):
             did_you_mean(name, [p.name for p in self.params], what="parameters"),
         )
 
-    def output(self, name: str) -> Output | None:
-        for o in self.outputs:
-            if o.name == name or name in o.aliases:
-                return o
-        return None
-
     def output_names(self) -> list[str]:
         names: list[str] = []
         for o in self.outputs:
