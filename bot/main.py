@@ -30,6 +30,7 @@ class Settings:
     app_token: str | None
     api_url: str | None
     port: int
+    host: str
     db: str
     config_path: str | None
     kubeconfig: str | None
@@ -48,6 +49,7 @@ class Settings:
             app_token=e.get("SLACK_APP_TOKEN") or None,
             api_url=e.get("SLACK_API_URL") or None,
             port=int(port),
+            host=e.get("HOST") or "0.0.0.0",  # noqa: S104 - a server in a container listens on all interfaces
             db=e.get("APPPROFILE_DB") or DEFAULT_DB,
             config_path=e.get("APPPROFILE_CONFIG") or None,
             kubeconfig=e.get("KUBECONFIG") or None,
@@ -250,11 +252,11 @@ def serve(settings: Settings) -> int:
     try:
         if settings.app_token:
             log.info("serving in Socket Mode; /healthz on port %d", settings.port)
-            slack_serve.serve_health(settings.port)
+            slack_serve.serve_health(settings.port, settings.host)
             slack_serve.serve_socket(app, settings.app_token)
         else:
             log.info("serving HTTP on port %d at /slack/events", settings.port)
-            slack_serve.serve_http(app, settings.port)
+            slack_serve.serve_http(app, settings.port, settings.host)
     finally:
         stop.set()
     return 0

@@ -188,6 +188,7 @@ class Sandbox:
             "SLACK_SIGNING_SECRET": self.signing_secret,
             "SLACK_API_URL": self.fake.base_url,
             "PORT": str(self.bot_port),
+            "HOST": "127.0.0.1",
             "APPPROFILE_DB": self.db,
             "APPPROFILE_CONFIG": str(config_path),
             "KUBECONFIG": kubeconfig,

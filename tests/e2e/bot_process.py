@@ -53,6 +53,7 @@ class BotProcess:
             "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_API_URL": fake.base_url,
             "PORT": str(self.port),
+            "HOST": "127.0.0.1",
             "APPPROFILE_DB": str(tmp / "data" / "appprofile.db"),
             "APPPROFILE_CONFIG": str(tmp / "appprofile.yaml"),
             "KUBECONFIG": str(tmp / "kubeconfig"),

@@ -208,3 +208,40 @@ def test_no_generated_password_in_reports_store_or_logs(rig: Rig, caplog: pytest
     dep = rig.store.get_deployment("dev-cluster", "counter-app")
     assert dep is not None and secret not in dep.model_dump_json()
     assert all(secret not in e.model_dump_json() for e in rig.store.list_audit(limit=100))
+
+
+def test_update_available_and_upgrade(rig: Rig) -> None:
+    rig.create()
+    deploy(rig)
+    [view] = rig.service.status(rig.actor, "counter-app")
+    assert view.update is None
+    rig.service.new_version(rig.actor, "counter-app", "1.1.0")
+    [view] = rig.service.status(rig.actor, "counter-app")
+    assert view.update == "1.1.0"
+    assert rig.service.deployments(rig.actor)[0].update == "1.1.0"
+    ticket = rig.service.upgrade(rig.actor, "dev-cluster", "counter-app")
+    rig.wait_idle()
+    assert rig.store.get_run(ticket.run_id or 0).status == "succeeded"
+    dep = rig.store.get_deployment("dev-cluster", "counter-app")
+    assert dep is not None and dep.version == "1.1.0"
+    [view] = rig.service.status(rig.actor, "counter-app")
+    assert view.update is None
+
+
+def test_retry_and_rollback_to_the_last_good_version(rig: Rig) -> None:
+    rig.create()
+    deploy(rig)
+    rig.service.new_version(rig.actor, "counter-app", "1.1.0")
+    rig.cluster.readiness[("Deployment", "counter-app-api")] = Readiness(
+        ready=False, failed=True, message="CrashLoopBackOff"
+    )
+    failed = rig.store.get_run(deploy(rig))
+    assert failed.status == "failed" and failed.version == "1.1.0"
+    back = rig.service.retry(rig.actor, failed.id, rollback=True)
+    del rig.cluster.readiness[("Deployment", "counter-app-api")]
+    rig.wait_idle()
+    run = rig.store.get_run(back.run_id or 0)
+    assert run.kind == "rollback" and run.version == "1.0.0" and run.status == "succeeded"
+    again = rig.service.retry(rig.actor, failed.id)
+    rig.wait_idle()
+    assert rig.store.get_run(again.run_id or 0).version == "1.1.0"
