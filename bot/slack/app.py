@@ -278,7 +278,11 @@ def build_app(
         if ticket.preview_only:
             note = "No cluster executor is running, so this is the plan only."
         elif ticket.awaiting_approval:
-            note = "This cluster needs approval: the approval card follows."
+            # The approval card already shows the plan to the channel; tell only the requester.
+            replies.private(
+                blocks.plain(f"Approval requested for run #{ticket.run_id}: the card is in the channel.")
+            )
+            return
         elif ticket.queued_position:
             note = f"Queued behind {ticket.queued_position} other run(s) for this deployment."
         else:

@@ -48,6 +48,8 @@ def request(
         "chat.postMessage", lambda c: "Approval: deploy to prod" in text_of(c), 10, since=since
     )
     value = card_value(card.params)
+    # The requester is told privately; the plan itself is on the card in the channel.
+    world.fake.wait_for("webhook", lambda c: "Approval requested" in text_of(c), 10, since=since)
     return int(json.loads(value)["run"]), value
 
 
