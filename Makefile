@@ -27,7 +27,8 @@ run: setup
 
 # Debian's Chromium for the Playwright browser tests (CI runs as root; no browser download).
 browser:
-	test -x /usr/bin/chromium || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
+	(test -x /usr/bin/chromium && dpkg -s fonts-noto-color-emoji >/dev/null 2>&1) || \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-color-emoji)
 
 lint: setup
 	$(BIN)/ruff check bot tests bench scripts
