@@ -471,18 +471,6 @@ class Executor:
             tier: {k: (MASK if k in secret.get(tier, set()) else str(v)) for k, v in values.items()}
             for tier, values in outputs.items()
         }
-        inventory = [
-            {
-                "apiVersion": obj["apiVersion"],
-                "kind": obj["kind"],
-                "name": obj["metadata"]["name"],
-                "namespace": obj["metadata"].get("namespace"),
-                "tier": t.name,
-                "hash": plan.object_hash(obj),
-            }
-            for t in p.tiers
-            for obj in t.objects
-        ]
         run = self.store.update_run(run_id, status="succeeded")
         if run.deployment_id is not None:
             self.store.update_deployment(
@@ -492,7 +480,7 @@ class Executor:
                 version=profile.version,
                 last_good_version=profile.version,
                 outputs=shown,
-                inventory=inventory,
+                inventory=p.inventory(),
             )
         self.store.audit(
             run.requested_by, run.channel, run.kind, f"{run.cluster}/{run.deployment}", "ok", profile.ref

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
@@ -149,7 +149,7 @@ class Service:
         description: str | None = None,
         tags: list[str] | None = None,
     ) -> VersionRecord:
-        data = _load_mapping(yaml_text)
+        data = model.parse_mapping(yaml_text)
         if name:
             data["name"] = name
         if version:
@@ -183,7 +183,7 @@ class Service:
         if yaml_text is None:
             profile = source.profile().with_identity(version=new)
         else:
-            data = _load_mapping(yaml_text)
+            data = model.parse_mapping(yaml_text)
             if data.get("name", name) != name:
                 raise UserError(
                     f"the YAML names profile `{data.get('name')}`, but this is a new version of `{name}`",
@@ -448,35 +448,6 @@ class Service:
 
 def _norm(version: str | None) -> str | None:
     return model.normalize_version(version) if version else None
-
-
-def _load_mapping(yaml_text: str) -> dict[str, Any]:
-    import yaml
-
-    if not yaml_text.strip():
-        raise UserError(
-            "the profile YAML is empty", "paste the profile YAML in a ``` code block", field="yaml"
-        )
-    if len(yaml_text.encode()) > model.MAX_YAML_BYTES:
-        raise UserError("the profile YAML is larger than 256 KiB", field="yaml")
-    try:
-        data = yaml.safe_load(yaml_text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "it could not be parsed"
-        raise UserError(
-            f"the profile is not valid YAML{where}: {problem}",
-            "check indentation and quoting; paste the YAML inside a ``` code block",
-            field="yaml",
-        ) from None
-    if not isinstance(data, dict):
-        raise UserError(
-            "a profile is a YAML mapping with `name`, `version` and `tiers`",
-            "start from `/appprofile export NAME@VERSION`",
-            field="yaml",
-        )
-    return data
 
 
 HELP = """\

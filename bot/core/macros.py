@@ -18,6 +18,7 @@ from typing import Any, Literal, NamedTuple
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from bot.core import model
 from bot.core.catalog import Catalog
 from bot.core.errors import UserError, did_you_mean
 from bot.core.model import ManifestDoc, Profile, Tier
@@ -439,11 +440,8 @@ def manifest_documents(tier: str, manifest: ManifestDoc) -> list[Any]:
     try:
         docs = list(yaml.safe_load_all(manifest.content))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "it could not be parsed"
         raise UserError(
-            f"tier {tier}: manifest `{manifest.name}` is not valid YAML{at}: {problem}",
+            f"tier {tier}: manifest `{manifest.name}` is not valid YAML{model.yaml_problem(exc)}",
             'quote values that hold macros, e.g. namespace: "{{.spectro.system.apptier.NAMESPACE}}"',
             field=f"tiers.{tier}.manifests.{manifest.name}",
         ) from None

@@ -224,11 +224,7 @@ def _loc(loc: tuple[int | str, ...], data: Any) -> str:
 
 def from_data(data: Any) -> Profile:
     """Build a profile from parsed YAML, turning pydantic's errors into one readable UserError."""
-    if not isinstance(data, dict):
-        raise UserError(
-            "a profile is a YAML mapping with `name`, `version` and `tiers`",
-            "start from `/appprofile export NAME@VERSION` or an example in profiles/examples/",
-        )
+    _require_mapping(data)
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
@@ -251,25 +247,49 @@ def from_data(data: Any) -> Profile:
         ) from None
 
 
-def from_yaml(text: str) -> Profile:
-    if len(text.encode("utf-8")) > MAX_YAML_BYTES:
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """` at line 3, column 5: mapping values are not allowed here` — where and what, for people."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where}: {getattr(exc, 'problem', None) or 'it could not be parsed'}"
+
+
+def parse_mapping(text: str) -> dict[str, Any]:
+    """Profile YAML text → a mapping, with the size bound and readable YAML errors."""
+    if not text.strip():
         raise UserError(
-            f"the profile YAML is {len(text.encode('utf-8')) // 1024} KiB; the limit is 256 KiB",
+            "the profile YAML is empty", "paste the profile YAML in a ``` code block", field="yaml"
+        )
+    size = len(text.encode("utf-8"))
+    if size > MAX_YAML_BYTES:
+        raise UserError(
+            f"the profile YAML is {size // 1024} KiB; the limit is 256 KiB",
             "move large manifests into a Helm chart or split the profile",
+            field="yaml",
         )
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        where = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f" at line {mark.line + 1}, column {mark.column + 1}"
-        problem = getattr(exc, "problem", None) or "it could not be parsed"
         raise UserError(
-            f"the profile is not valid YAML{where}: {problem}",
+            f"the profile is not valid YAML{yaml_problem(exc)}",
             "check indentation and quoting; in Slack, paste the YAML inside a ``` code block",
+            field="yaml",
         ) from None
-    return from_data(data)
+    return _require_mapping(data)
+
+
+def _require_mapping(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise UserError(
+            "a profile is a YAML mapping with `name`, `version` and `tiers`",
+            "start from `/appprofile export NAME@VERSION` or an example in profiles/examples/",
+            field="yaml",
+        )
+    return data
+
+
+def from_yaml(text: str) -> Profile:
+    return from_data(parse_mapping(text))
 
 
 def to_data(profile: Profile) -> dict[str, Any]:

@@ -84,6 +84,22 @@ class Plan(BaseModel):
     def short_fingerprint(self) -> str:
         return self.fingerprint[:12]
 
+    def inventory(self) -> list[dict[str, Any]]:
+        """What a successful run of this plan leaves behind: each object's ref, tier and hash,
+        kept with the deployment so the next plan can tell unchanged from changed and prune."""
+        return [
+            {
+                "apiVersion": obj["apiVersion"],
+                "kind": obj["kind"],
+                "name": obj["metadata"]["name"],
+                "namespace": obj["metadata"].get("namespace"),
+                "tier": t.name,
+                "hash": object_hash(obj),
+            }
+            for t in self.tiers
+            for obj in t.objects
+        ]
+
 
 def _uid(*parts: str) -> str:
     # Deterministic ids for the system macros: the same deployment always gets the same uid.

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from slack_sdk.signature import SignatureVerifier
 
+from bot.sandbox.loopback import LoopbackServer
 from bot.sandbox.slack_api import FakeSlack
 
 CHANNEL = "C0SANDBOX"
@@ -75,8 +75,7 @@ class Channel:
         self._verifier = SignatureVerifier(signing_secret)
         self._port = port
         self._seq = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LoopbackServer | None = None
         for uid, name in USERS.items():
             fake.add_user(uid, name)
         fake.add_channel(CHANNEL, CHANNEL_NAME)
@@ -89,29 +88,19 @@ class Channel:
         class Handler(_Handler):
             owner = channel
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._server.daemon_threads = True
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: server.serve_forever(poll_interval=0.1), name="sandbox-page", daemon=True
-        )
-        self._thread.start()
+        self._http = LoopbackServer(Handler, name="sandbox-page", port=self._port)
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
+        if self._http is not None:
+            self._http.stop()
 
     @property
     def url(self) -> str:
-        if self._server is None:
+        if self._http is None:
             raise RuntimeError("the channel page is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+        return f"http://127.0.0.1:{self._http.port}/"
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -22,13 +22,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
+
+from bot.sandbox.loopback import LoopbackServer
 
 MAX_TEXT = 40_000
 MAX_MESSAGE_BLOCKS = 50
@@ -150,8 +152,7 @@ class FakeSlack:
         self._view_errors: dict[str, dict[str, str]] = {}
         self._closed_views: set[str] = set()
         self._revision = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LoopbackServer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -161,29 +162,19 @@ class FakeSlack:
         class Handler(_Handler):
             owner = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: server.serve_forever(poll_interval=0.05), name="fake-slack", daemon=True
-        )
-        self._thread.start()
+        self._http = LoopbackServer(Handler, name="fake-slack", port=0)
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
+        if self._http is not None:
+            self._http.stop()
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if self._http is None:
             raise RuntimeError("FakeSlack is not started")
-        return int(self._server.server_address[1])
+        return self._http.port
 
     @property
     def base_url(self) -> str:

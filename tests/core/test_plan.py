@@ -26,21 +26,6 @@ def build(**kw: Any) -> plan.Plan:
     return plan.build(EXAMPLE, CATALOG, TARGET, charts=no_charts, **kw)
 
 
-def inventory(p: plan.Plan) -> list[dict[str, Any]]:
-    return [
-        {
-            "apiVersion": o["apiVersion"],
-            "kind": o["kind"],
-            "name": o["metadata"]["name"],
-            "namespace": o["metadata"].get("namespace"),
-            "tier": t.name,
-            "hash": plan.object_hash(o),
-        }
-        for t in p.tiers
-        for o in t.objects
-    ]
-
-
 def test_first_plan_creates_everything_and_is_deterministic() -> None:
     p = build()
     counts = p.counts()
@@ -54,9 +39,9 @@ def test_first_plan_creates_everything_and_is_deterministic() -> None:
 
 def test_same_plan_again_is_unchanged_and_a_set_changes_it() -> None:
     first = build()
-    again = build(deployed=inventory(first))
+    again = build(deployed=first.inventory())
     assert again.counts()["unchanged"] == len(again.changes)
-    changed = build(deployed=inventory(first), sets={"api.replicas": "3"})
+    changed = build(deployed=first.inventory(), sets={"api.replicas": "3"})
     assert changed.fingerprint != again.fingerprint
     assert {c.tier for c in changed.changes if c.action == "change"} == {"api"}
     api = next(o for o in changed.tiers[1].objects if o["kind"] == "Deployment")
@@ -66,7 +51,7 @@ def test_same_plan_again_is_unchanged_and_a_set_changes_it() -> None:
 def test_objects_no_longer_rendered_are_pruned() -> None:
     first = build()
     smaller = EXAMPLE.model_copy(update={"tiers": EXAMPLE.tiers[:2]})
-    p = plan.build(smaller, CATALOG, TARGET, charts=no_charts, deployed=inventory(first))
+    p = plan.build(smaller, CATALOG, TARGET, charts=no_charts, deployed=first.inventory())
     pruned = [c for c in p.changes if c.action == "prune"]
     assert pruned and {c.tier for c in pruned} == {"ui"}
 
