@@ -143,6 +143,8 @@ class Executor:
         position = 0
         if not awaiting_approval:
             position = self.store.queue_position(run.id)
+            # The plan is in the channel before anything runs, and a queued run shows its place.
+            self._post(run.id)
             self.kick(p.cluster, p.deployment)
         return DeployTicket(
             run_id=run.id, plan=p, queued_position=position, awaiting_approval=awaiting_approval
@@ -174,6 +176,7 @@ class Executor:
             options={"purge": purge},
         )
         self.store.audit(user, channel, "delete", f"{dep.cluster}/{dep.name}", "requested", f"purge={purge}")
+        self._post(run.id)
         self.kick(dep.cluster, dep.name)
         return run.id
 
@@ -212,20 +215,18 @@ class Executor:
                     self._active.discard(key)
                     return
             self._execute(run)
+            # Runs still waiting behind this one moved up: show their new place.
+            for waiting in self.store.runs_with_status("queued"):
+                if (waiting.cluster, waiting.deployment) == key:
+                    self._safe(self.reporter.changed, waiting.id)
 
     def _execute(self, run: Run) -> None:
         log.info("run started", extra={"run_id": run.id, "kind": run.kind, "cluster": run.cluster})
         try:
             if run.message_ts is None:
-                posted = None
-                try:
-                    posted = self.reporter.started(run.id)
-                except Exception:
-                    log.warning(
-                        "posting the progress message failed", extra={"run_id": run.id}, exc_info=True
-                    )
-                if posted:
-                    run = self.store.update_run(run.id, channel=posted[0], message_ts=posted[1])
+                run = self._post(run.id)
+            else:
+                self._safe(self.reporter.changed, run.id)
             if run.kind == "delete":
                 self._teardown(run)
             else:
@@ -242,6 +243,17 @@ class Executor:
             self._safe(self.reporter.finished, run.id)
             if self.store.get_run(run.id).approval_ts:
                 self._safe(self.reporter.approval, run.id)
+
+    def _post(self, run_id: int) -> Run:
+        """Post the run's progress message once; remember where it is so updates edit it."""
+        posted = None
+        try:
+            posted = self.reporter.started(run_id)
+        except Exception:
+            log.warning("posting the progress message failed", extra={"run_id": run_id}, exc_info=True)
+        if posted:
+            return self.store.update_run(run_id, channel=posted[0], message_ts=posted[1])
+        return self.store.get_run(run_id)
 
     def _safe(self, fn: Callable[..., None], *args: Any) -> None:
         # Slack being down (429, 5xx) must never fail a deploy.

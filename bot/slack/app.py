@@ -277,19 +277,21 @@ def build_app(
         p = ticket.plan
         if ticket.preview_only:
             note = "No cluster executor is running, so this is the plan only."
-        elif ticket.awaiting_approval:
-            # The approval card already shows the plan to the channel; tell only the requester.
-            replies.private(
-                blocks.plain(f"Approval requested for run #{ticket.run_id}: the card is in the channel.")
+            replies.public(
+                blocks.deploy_preview(p.profile, p.version, p.cluster, p.deployment, p.summary(), note)
             )
             return
+        # The channel already has the plan: on the approval card, or on the run's progress message.
+        if ticket.awaiting_approval:
+            text = f"Approval requested for run #{ticket.run_id}: the card is in the channel."
         elif ticket.queued_position:
-            note = f"Queued behind {ticket.queued_position} other run(s) for this deployment."
+            text = (
+                f"Run #{ticket.run_id} is queued behind {ticket.queued_position} other run(s) for "
+                f"{p.deployment} on {p.cluster}; its message in the channel shows its place."
+            )
         else:
-            note = f"Run #{ticket.run_id} started; progress follows."
-        replies.public(
-            blocks.deploy_preview(p.profile, p.version, p.cluster, p.deployment, p.summary(), note)
-        )
+            text = f"Run #{ticket.run_id} started ({p.summary()}); progress is in the channel."
+        replies.private(blocks.plain(text))
 
     # -- buttons ---------------------------------------------------------------------------------
 

@@ -54,6 +54,25 @@ def _elapsed(t: TierState, now: float) -> str:
     return f" · {secs // 60}m{secs % 60:02d}s" if secs >= 60 else f" · {secs}s"
 
 
+def plan_summary(run: Run) -> str:
+    counts = {"create": 0, "change": 0, "unchanged": 0, "prune": 0}
+    for c in (run.plan or {}).get("changes", []):
+        action = c.get("action", "change")
+        counts[action] = counts.get(action, 0) + 1
+    return f"{counts['create']} to create, {counts['change']} to change, {counts['prune']} to prune"
+
+
+def pruned_objects(run: Run) -> list[str]:
+    """The objects this plan removes (only ours, only these), as `Kind namespace/name`."""
+    out = []
+    for c in (run.plan or {}).get("changes", []):
+        if c.get("action") == "prune":
+            ref = c.get("ref") or {}
+            ns = f"{ref.get('namespace')}/" if ref.get("namespace") else ""
+            out.append(f"{ref.get('kind', '')} {ns}{ref.get('name', '')}")
+    return out
+
+
 def title(run: Run) -> str:
     verb = {"deploy": "Deploy", "rollback": "Roll back", "delete": "Delete"}[run.kind]
     what = f"{run.profile} {run.version}" if run.kind != "delete" else run.deployment
@@ -73,11 +92,15 @@ def blocks(run: Run, dep: Deployment | None, *, now: float, queue_position: int 
                 {
                     "type": "mrkdwn",
                     "text": f"*{status}* · run #{run.id} · requested by <@{run.requested_by}>"
-                    + (f" · plan `{run.fingerprint[:12]}`" if run.fingerprint else ""),
+                    + (f" · plan `{run.fingerprint[:12]}`: {plan_summary(run)}" if run.fingerprint else ""),
                 }
             ],
         },
     ]
+    pruned = pruned_objects(run)
+    if pruned:
+        shown = ", ".join(pruned[:10]) + (f" and {len(pruned) - 10} more" if len(pruned) > 10 else "")
+        out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Prunes: {shown}"[:3000]}]})
     lines = []
     for t in run.tiers[:MAX_TIER_LINES]:
         msg = f" — {t.message}" if t.message else ""
@@ -236,11 +259,7 @@ class SlackReporter:
 
 def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso: str) -> list[dict[str, Any]]:
     """The approval card: what would run, the plan it binds to, who approved, and until when."""
-    p = run.plan or {}
-    counts = {"create": 0, "change": 0, "unchanged": 0, "prune": 0}
-    for c in p.get("changes", []):
-        counts[c.get("action", "change")] = counts.get(c.get("action", "change"), 0) + 1
-    summary = f"{counts['create']} to create, {counts['change']} to change, {counts['prune']} to prune"
+    summary = plan_summary(run)
     state = {
         "awaiting_approval": f"Waiting for approval: {len(approved_by)} of {required}",
         "queued": "Approved — deploying",

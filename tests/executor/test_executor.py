@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -130,19 +131,25 @@ def test_resume_continues_from_the_last_completed_tier(tmp_path: Path) -> None:
 def test_queued_runs_for_one_deployment_run_one_at_a_time(rig: Rig) -> None:
     rig.create()
     pool = rig.pool
-    first = rig.service.deploy(
-        rig.actor, DeployRequest(profile="counter-app", cluster="dev-cluster", sets={})
-    )
-    second = rig.service.deploy(
-        rig.actor, DeployRequest(profile="counter-app", cluster="dev-cluster", sets={})
-    )
-    assert first.run_id != second.run_id
+    # Hold the first run in its first tier until the second request is queued behind it.
+    gate = threading.Event()
+    rig.cluster.on_apply = lambda obj: gate.wait(10)
+    req = DeployRequest(profile="counter-app", cluster="dev-cluster", sets={})
+    first = rig.service.deploy(rig.actor, req)
+    second = rig.service.deploy(rig.actor, req)
+    assert second.queued_position == 1
+    # Both messages are in the channel at once: the second shows its place before it runs.
+    posted = [e[1] for e in rig.reporter.events if e[0] == "started"]
+    assert posted == [first.run_id, second.run_id]
+    assert rig.store.get_run(second.run_id or 0).status == "queued"
+    gate.set()
     pool.shutdown(wait=True)
     a, b = rig.store.get_run(first.run_id or 0), rig.store.get_run(second.run_id or 0)
     assert a.status == b.status == "succeeded"
-    starts = [e[1] for e in rig.reporter.events if e[0] == "started"]
-    finishes = [e[1] for e in rig.reporter.events if e[0] == "finished"]
-    assert starts.index(b.id) > finishes.index(a.id) - 1
+    events = rig.reporter.events
+    assert events.index(("finished", a.id, "")) < next(
+        i for i, e in enumerate(events) if e[0] == "changed" and e[1] == b.id
+    )
 
 
 def test_new_version_prunes_removed_tier(rig: Rig) -> None:
