@@ -57,6 +57,11 @@ KIND_ORDER = [
 WAIT_KINDS = {"Deployment", "StatefulSet", "Job", "PersistentVolumeClaim", "Service", "DaemonSet"}
 
 
+def _inv_key(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    api = str(item.get("apiVersion") or item.get("api_version") or "")
+    return (api, str(item.get("kind")), str(item.get("namespace") or ""), str(item.get("name")))
+
+
 def kind_rank(obj: Mapping[str, Any]) -> int:
     kind = str(obj.get("kind", ""))
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
@@ -317,6 +322,7 @@ class Executor:
                 outputs[tier.name] = self._outputs(cluster, profile, tier, target, ctx, outputs, hidden)
                 continue
             started = time.time()
+            self._track(run, p, tier.name)
             self._set_tier(run.id, i, state="applying", started_at=started, message="")
             try:
                 for obj in sorted(objs, key=kind_rank):
@@ -350,6 +356,20 @@ class Executor:
                 except ClusterError as exc:
                     raise RunFailed(f"pruning {change.ref.label}: {exc.message}", exc.hint or "") from None
         self._succeed(run.id, profile, p, outputs)
+
+    def _track(self, run: Run, p: plan.Plan, tier: str) -> None:
+        """Before applying a tier, add its objects to the deployment's inventory, so a run that
+        fails half-way leaves nothing untracked: the next plan prunes or changes them visibly."""
+        if run.deployment_id is None:
+            return
+        dep = self.store.get_deployment(run.cluster, run.deployment)
+        if dep is None:
+            return
+        known = {_inv_key(it) for it in dep.inventory}
+        # An empty hash means "applied, content unknown": the next plan shows it as a change.
+        new = [it | {"hash": ""} for it in p.inventory() if it["tier"] == tier and _inv_key(it) not in known]
+        if new:
+            self.store.update_deployment(dep.id, inventory=[*dep.inventory, *new])
 
     def _progress(self, run_id: int, index: int, message: str) -> None:
         self._set_tier(run_id, index, message=message[:200])
@@ -485,6 +505,13 @@ class Executor:
         }
         run = self.store.update_run(run_id, status="succeeded")
         if run.deployment_id is not None:
+            dep = self.store.get_deployment(run.cluster, run.deployment)
+            rendered = p.inventory()
+            gone = {_inv_key(c.ref.model_dump(by_alias=True)) for c in p.changes if c.action == "prune"}
+            keep = {_inv_key(it) for it in rendered} | gone
+            # Objects this plan neither rendered nor pruned (left by a run that failed after the
+            # plan was made) stay tracked, so the next plan shows them as prunes.
+            leftovers = [it for it in (dep.inventory if dep else []) if _inv_key(it) not in keep]
             self.store.update_deployment(
                 run.deployment_id,
                 status="ready",
@@ -492,7 +519,7 @@ class Executor:
                 version=profile.version,
                 last_good_version=profile.version,
                 outputs=shown,
-                inventory=p.inventory(),
+                inventory=[*rendered, *leftovers],
             )
         self.store.audit(
             run.requested_by, run.channel, run.kind, f"{run.cluster}/{run.deployment}", "ok", profile.ref
@@ -524,6 +551,16 @@ class Executor:
                 )
                 cluster.delete(ref)
             self._set_tier(run.id, i, state="deleted", finished_at=time.time(), message="")
+        # Anything else labelled as ours (e.g. applied by a run that crashed before recording it).
+        tracked = {_inv_key(it) for it in dep.inventory}
+        for ref in cluster.list_owned(dep.name):
+            if ref.kind == "Namespace" or _inv_key(ref.model_dump()) in tracked:
+                continue
+            if ref.kind == "PersistentVolumeClaim" and not purge:
+                continue
+            if ref.kind == "Secret" and ref.name.endswith("-generated") and not purge:
+                continue  # kept with the PVCs: data written with these passwords must stay readable
+            cluster.delete(ref)
         if purge:
             # Namespaces go last and take the PVCs and generated Secrets with them.
             for ns in sorted({it["namespace"] for it in dep.inventory if it.get("namespace")}):

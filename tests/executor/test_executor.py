@@ -252,3 +252,43 @@ def test_retry_and_rollback_to_the_last_good_version(rig: Rig) -> None:
     again = rig.service.retry(rig.actor, failed.id)
     rig.wait_idle()
     assert rig.store.get_run(again.run_id or 0).version == "1.1.0"
+
+
+def test_a_failed_first_deploy_can_still_be_deleted_completely(rig: Rig) -> None:
+    rig.create()
+    rig.cluster.readiness[("Deployment", "counter-app-api")] = Readiness(
+        ready=False, failed=True, message="boom"
+    )
+    assert rig.store.get_run(deploy(rig)).status == "failed"
+    dep = rig.store.get_deployment("dev-cluster", "counter-app")
+    assert dep is not None
+    assert {i["tier"] for i in dep.inventory} == {"postgres-db", "api"}
+    rig.service.delete(rig.actor, "counter-app", None)
+    rig.wait_idle()
+    left = {(k, n) for (k, _ns, n) in rig.cluster.objects}
+    assert not any(k in ("Deployment", "StatefulSet", "Service") for k, _ in left), left
+    # Kept without --purge: the data and the passwords it was written with.
+    assert ("Secret", "counter-app-postgres-db-generated") in left
+
+
+def test_objects_of_a_failed_newer_version_are_pruned_by_the_rollback(rig: Rig) -> None:
+    rig.create()
+    deploy(rig)
+    v1 = rig.store.get_version("counter-app").profile()
+    extra = v1.tiers[1].model_copy(update={"name": "worker"})
+    from bot.core import model
+
+    v2 = v1.model_copy(update={"version": "1.1.0", "tiers": [*v1.tiers, extra]})
+    rig.service.new_version(rig.actor, "counter-app", "1.1.0", yaml_text=model.to_yaml(v2))
+    rig.cluster.readiness[("Deployment", "counter-app-worker")] = Readiness(
+        ready=False, failed=True, message="x"
+    )
+    failed = rig.store.get_run(deploy(rig))
+    assert failed.status == "failed"
+    assert any(n == "counter-app-worker" for (_k, _ns, n) in rig.cluster.objects)
+    back = rig.service.retry(rig.actor, failed.id, rollback=True)
+    rig.wait_idle()
+    run = rig.store.get_run(back.run_id or 0)
+    assert run.status == "succeeded"
+    assert any(c["action"] == "prune" and "worker" in c["ref"]["name"] for c in run.plan["changes"])
+    assert not any("worker" in n for (_k, _ns, n) in rig.cluster.objects)
