@@ -121,6 +121,24 @@ def preload(db: str) -> list[str]:
     return loaded
 
 
+def forget_simulated(db: str, clusters: list[str]) -> int:
+    """Simulated clusters start empty every time: forget what an earlier sandbox deployed there,
+    so `status` does not show deployments whose objects no longer exist. Returns how many."""
+    from bot.store.db import Store
+
+    store = Store(db)
+    try:
+        for run in store.runs_with_status("queued", "running", "awaiting_approval"):
+            if run.cluster in clusters:
+                store.update_run(run.id, status="cancelled")
+        gone = [d for d in store.list_deployments() if d.cluster in clusters and d.status != "deleted"]
+        for dep in gone:
+            store.update_deployment(dep.id, status="deleted", inventory=[], outputs={})
+        return len(gone)
+    finally:
+        store.close()
+
+
 class Sandbox:
     """The whole sandbox; `start()` returns once the page answers, `stop()` ends everything."""
 
@@ -181,6 +199,8 @@ class Sandbox:
         config_path = Path(self._tmp, "appprofile.yaml")
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         preload(self.db)
+        if self.sims:
+            forget_simulated(self.db, list(self.sims))
         self.bot_port = free_port()
         env = {
             **os.environ,

@@ -104,3 +104,33 @@ def test_preload_is_idempotent(tmp_path: Path) -> None:
     first = run.preload(db)
     assert set(first) == {"counter-app@1.0.0", "everything@1.0.0", "web-helm@1.0.0"}
     assert run.preload(db) == first
+
+
+def test_a_new_sandbox_forgets_deployments_on_the_old_simulated_clusters(tmp_path: Path) -> None:
+    from bot.store.db import Store
+
+    db = str(tmp_path / "s.db")
+    run.preload(db)
+    store = Store(db)
+    dep = store.upsert_deployment(
+        "dev-cluster", "counter-app", profile="counter-app", version="1.0.0", channel="C", actor="U"
+    )
+    store.update_deployment(dep.id, status="ready")
+    real = store.upsert_deployment(
+        "real-ctx", "keep", profile="counter-app", version="1.0.0", channel="C", actor="U"
+    )
+    queued = store.create_run(
+        cluster="dev-cluster",
+        deployment="counter-app",
+        profile="counter-app",
+        version="1.0.0",
+        kind="deploy",
+        requested_by="U",
+        channel="C",
+        fingerprint="f",
+    )
+    assert run.forget_simulated(db, ["dev-cluster", "prod"]) == 1
+    store = Store(db)
+    assert store.get_deployment("dev-cluster", "counter-app").status == "deleted"  # type: ignore[union-attr]
+    assert store.get_deployment("real-ctx", "keep").status == real.status  # type: ignore[union-attr]
+    assert store.get_run(queued.id).status == "cancelled"
