@@ -23,6 +23,7 @@ from bot.core.errors import NotFound, UserError
 from bot.core.model import Profile, Tier
 from bot.core.ports import Cluster, ClusterError, ObjectRef, Reporter
 from bot.core.records import Run, RunKind, TierState, VersionRecord
+from bot.core.secrets import MASK, redact
 
 if TYPE_CHECKING:
     from bot.service import DeployTicket
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("appprofile.executor")
 
-MASK = "••••••"
 MANAGED = "app.kubernetes.io/managed-by"
 # Apply order inside a tier (after Helm's kind sorter): what others refer to goes first.
 KIND_ORDER = [
@@ -65,13 +65,6 @@ def _inv_key(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
 def kind_rank(obj: Mapping[str, Any]) -> int:
     kind = str(obj.get("kind", ""))
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
-
-
-def redact(text: str, values: set[str]) -> str:
-    for v in sorted(values, key=len, reverse=True):
-        if len(v) >= 4:
-            text = text.replace(v, MASK)
-    return text
 
 
 class RunFailed(Exception):

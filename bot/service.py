@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from bot.executor import Executor
     from bot.store.db import Store
 
-MASK = "••••••"
-
 
 class DeployTicket(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -231,7 +229,7 @@ class Service:
         if self.executor is None:
             raise UserError("deployments cannot be deleted: this bot has no cluster configured")
         ticket = self.executor.request_delete(actor.user, actor.channel, name, purge=purge)
-        return f"Deleting deployment {name} (run {ticket})."
+        return f"Deleting deployment {name} (run #{ticket}); progress is in the channel."
 
     # -- deploying -------------------------------------------------------------------------
 

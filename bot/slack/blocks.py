@@ -17,11 +17,11 @@ from pydantic import BaseModel, Field
 from bot.core.catalog import Catalog, ServiceType
 from bot.core.errors import UserError
 from bot.core.records import AuditEntry, ProfileSummary, VersionRecord
+from bot.core.secrets import MASK
 
 if TYPE_CHECKING:
     from bot.service import DeploymentView
 
-MASK = "••••••"
 MAX_BLOCKS = 50
 SECTION_MAX = 3000
 CHUNK = 2900  # room for the ``` fences inside a 3000-character section

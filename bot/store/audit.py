@@ -13,16 +13,14 @@ from collections.abc import Iterable
 from sqlite_utils import Database
 
 from bot.core.records import AuditEntry
+from bot.core.secrets import redact
 
-MASK = "••••••"
 _PROFILE_RE = re.compile(r"^([a-z0-9][a-z0-9-]*)(@[0-9.]+)?$")
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:
-    # Longest first, so a secret that contains another one is masked whole.
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
+    # The caller named these values as secret: mask them whatever their length.
+    return redact(text, secrets, min_length=1)
 
 
 def _subject(target: str) -> tuple[str | None, str | None]:
