@@ -1,0 +1,123 @@
+"""The whole bot as main.build_bot wires it (Bolt app, SlackReporter, executor, scripted cluster):
+everything sent to Slack over a deploy — plan, approval card, progress message and its updates,
+thread details, replies to `status`, `outputs`, `deployments`, `audit` — and the log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import pytest
+
+from bot.core.ports import ClusterError
+from bot.core.records import Run
+from bot.service import Service
+from tests.approvals.conftest import APPROVER_A, PROD_CHANNEL, REQUESTER, World, card_value, text_of
+from tests.security.secrets_data import AWS_SECRET, PROFILE, dump, leaked
+from tests.slack.conftest import SlackDriver
+
+
+def wait_run(service: Service, run_id: int, *statuses: str, timeout: float = 10.0) -> Run:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = service.store.get_run(run_id)
+        if run.status in statuses or time.monotonic() > deadline:
+            return run
+        time.sleep(0.05)
+
+
+def sent(world: World) -> str:
+    return dump([c.params for c in world.fake.calls])
+
+
+def _create(world: World, driver: SlackDriver, channel: str) -> None:
+    since = len(world.fake.calls)
+    assert driver.command(f"create ```{PROFILE}```", user=REQUESTER, channel=channel).status == 200
+    world.fake.wait_for("chat.postMessage", lambda c: "Created" in text_of(c), 10, since=since)
+
+
+def _ask(world: World, driver: SlackDriver, text: str, channel: str, contains: str) -> None:
+    since = len(world.fake.calls)
+    assert driver.command(text, user=REQUESTER, channel=channel).status == 200
+    world.fake.wait_for("webhook", lambda c: contains in text_of(c), 10, since=since)
+
+
+def _settle(world: World) -> None:
+    n = -1
+    while n != len(world.fake.calls):
+        n = len(world.fake.calls)
+        time.sleep(0.3)
+
+
+def test_an_approved_deploy_and_every_follow_up_command_show_no_secret(
+    make_world: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    world: World = make_world()
+    service, driver = world.boot()
+    _create(world, driver, PROD_CHANNEL)
+    since = len(world.fake.calls)
+    assert (
+        driver.command("deploy vault-app to prod as shop", user=REQUESTER, channel=PROD_CHANNEL).status == 200
+    )
+    card = world.fake.wait_for(
+        "chat.postMessage", lambda c: "Approval: deploy to prod" in text_of(c), 10, since=since
+    )
+    run_id = int(__import__("json").loads(card_value(card.params))["run"])
+    driver.click(
+        {
+            "type": "button",
+            "action_id": "approval_approve",
+            "block_id": "b",
+            "value": card_value(card.params),
+        },
+        user=APPROVER_A,
+        channel=PROD_CHANNEL,
+    )
+    run = wait_run(service, run_id, "succeeded", "failed")
+    assert run.status == "succeeded", run.error
+    for text, contains in [
+        ("outputs shop", "Outputs of shop"),
+        ("status shop", "Status"),
+        ("deployments", "deployments"),
+        ("audit 50", "audit entries"),
+    ]:
+        _ask(world, driver, text, PROD_CHANNEL, contains)
+    _settle(world)
+    everything = sent(world)
+    assert "AWS_SECRET_ACCESS_KEY" in everything  # the outputs are listed, masked
+    assert leaked(everything) == []
+    assert leaked(caplog.text) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LEAK: a user-given secret echoed by a Kubernetes/admission error reaches the channel: progress "
+    "message 'Failed:', thread details, `status` and `audit` replies",
+)
+def test_a_failed_deploy_shows_no_user_given_secret_in_slack(
+    make_world: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    world: World = make_world()
+    service, driver = world.boot()
+    channel = "C0DEV"
+    _create(world, driver, channel)
+    world.cluster.faults[("apply", "Secret/vault-app-objects-credentials")] = ClusterError(
+        "cluster dev-cluster: cannot patch secrets in `vault-app-objects-ns`: admission webhook "
+        f'"secrets-policy" denied the request: AWS_SECRET_ACCESS_KEY value {AWS_SECRET} looks like a live key',
+        status=422,
+    )
+    assert driver.command("deploy vault-app to dev-cluster", user=REQUESTER, channel=channel).status == 200
+    deadline = time.monotonic() + 10
+    while not service.store.find_deployments("vault-app") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run = service.store.latest_run("dev-cluster", "vault-app")
+    assert run is not None
+    run = wait_run(service, run.id, "failed", "succeeded")
+    assert run.status == "failed"
+    _ask(world, driver, "status vault-app", channel, "Status")
+    _ask(world, driver, "audit 50", channel, "audit entries")
+    _settle(world)
+    assert leaked(sent(world) + caplog.text) == []
