@@ -118,6 +118,12 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     for name, c in cfg.clusters.items():
         gate = f"{c.approval.required} approval(s)" if c.approval else "no approval"
         print(f"{name}: {gate}" + (f", channels {', '.join(c.channels)}" if c.channels else ""))
+    if not cfg.access:
+        print("access: no `access` section, so everyone may create, version, clone, delete and deploy")
+    for action in policy.ACTIONS:
+        if cfg.access:
+            ids = cfg.access.get(action)
+            print(f"access.{action}: " + (", ".join(ids) if ids else "nobody (not listed)"))
     return 0
 
 

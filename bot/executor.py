@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor as PoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from bot.core import macros, plan, render
+from bot.core import macros, plan, render, secrets
 from bot.core.catalog import Catalog
 from bot.core.errors import NotFound, UserError
 from bot.core.model import Profile, Tier
@@ -97,6 +97,9 @@ class Executor:
         self.password = password
         self._lock = threading.Lock()
         self._active: set[tuple[str, str]] = set()
+        # Per run: every secret value known so far (given, generated, read back), scrubbed from
+        # anything a person sees: failure messages, thread details, outputs, the audit log.
+        self._hidden: dict[int, set[str]] = {}
 
     # -- requests --------------------------------------------------------------------------
 
@@ -238,6 +241,7 @@ class Executor:
             log.exception("run crashed", extra={"run_id": run.id, "incident": incident})
             self._fail(run.id, f"internal error (incident {incident})", "")
         finally:
+            self._hidden.pop(run.id, None)
             self._safe(self.reporter.finished, run.id)
             if self.store.get_run(run.id).approval_ts:
                 self._safe(self.reporter.approval, run.id)
@@ -269,6 +273,8 @@ class Executor:
         return run
 
     def _fail(self, run_id: int, message: str, detail: str) -> None:
+        hidden = self._hidden.get(run_id, set())
+        message, detail = redact(message, hidden), redact(detail, hidden)
         run = self.store.get_run(run_id)
         tiers = [
             t.model_copy(update={"state": "failed", "finished_at": time.time(), "message": message[:300]})
@@ -296,20 +302,21 @@ class Executor:
         if run.deployment_id is not None:
             self.store.update_deployment(run.deployment_id, status="deploying")
         outputs: dict[str, dict[str, Any]] = {}
-        hidden: set[str] = set()
+        hidden = self._hidden.setdefault(run.id, set())
+        hidden.update(secrets.given_values(profile, self.catalog, overrides))
         for i, tier in enumerate(profile.tiers):
-            secrets, _ns = self._tier_secrets(cluster, profile, tier, target, outputs)
+            generated, _ns = self._tier_secrets(cluster, profile, tier, target, outputs, hidden)
             ctx, objs = plan.render_tier(
                 profile,
                 tier,
                 self.catalog,
                 target,
                 outputs=outputs,
-                secrets=secrets,
+                secrets=generated,
                 charts=self.charts,
                 overrides=overrides.get(tier.name),
             )
-            hidden.update(v for v in secrets.values() if v)
+            hidden.update(v for v in generated.values() if v)
             if i < run.next_tier:
                 # Resumed after a restart: this tier is done; its outputs come back from the cluster.
                 outputs[tier.name] = self._outputs(cluster, profile, tier, target, ctx, outputs, hidden)
@@ -368,7 +375,13 @@ class Executor:
         self._set_tier(run_id, index, message=message[:200])
 
     def _tier_secrets(
-        self, cluster: Cluster, profile: Profile, tier: Tier, target: plan.Target, outputs: Mapping[str, Any]
+        self,
+        cluster: Cluster,
+        profile: Profile,
+        tier: Tier,
+        target: plan.Target,
+        outputs: Mapping[str, Any],
+        hidden: set[str],
     ) -> tuple[dict[str, str], str]:
         """Generated passwords: made once, kept in a Secret in the cluster, reused on every deploy."""
         mctx = plan.macro_context(profile, tier, target, outputs, placeholders=True)
@@ -389,6 +402,8 @@ class Executor:
         missing = [k for k in wanted if k not in values]
         if missing:
             values.update({k: self.password() for k in missing})
+        hidden.update(values.values())  # before anything can fail with them in its message
+        if missing:
             cluster.apply(
                 {
                     "apiVersion": "v1",
@@ -492,8 +507,13 @@ class Executor:
         self, run_id: int, profile: Profile, p: plan.Plan, outputs: dict[str, dict[str, Any]]
     ) -> None:
         secret = self._secret_outputs(profile)
+        hidden = self._hidden.get(run_id, set())
         shown = {
-            tier: {k: (MASK if k in secret.get(tier, set()) else str(v)) for k, v in values.items()}
+            # A non-secret output may still be built from a secret (a DSN with the password in it).
+            tier: {
+                k: (MASK if k in secret.get(tier, set()) else redact(str(v), hidden))
+                for k, v in values.items()
+            }
             for tier, values in outputs.items()
         }
         run = self.store.update_run(run_id, status="succeeded")

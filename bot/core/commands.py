@@ -360,8 +360,10 @@ def _parse_deploy(args: _Args) -> Deploy:
     for item in args.sets:
         key, eq, value = item.partition("=")
         if not eq or not SET_KEY_RE.match(key):
+            # Only the key is repeated back: the value may be a secret.
+            shown = f"{key[:40]}=…" if eq else "…"
             raise UserError(
-                f"`--set {item}` is not `tier.key=value`",
+                f"`--set {shown}` is not `tier.key=value`",
                 'e.g. `--set api.replicas=3` or `--set api.image="ghcr.io/x/api:1.1"`',
             )
         if key in sets:

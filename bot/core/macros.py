@@ -503,6 +503,8 @@ def check(profile: Profile, catalog: Catalog) -> None:
     names = [t.name for t in profile.tiers]
     for k, tier in enumerate(profile.tiers):
         below = profile.tiers[:k]
+        svc = catalog.services.get(tier.type)
+        hidden = {f"tier {tier.name}: properties.{p.name}" for p in (svc.params if svc else []) if p.secret}
         for field, value in _fields(tier):
             where = f"tier {tier.name}: {field}"
             in_parameters = field.startswith("parameters.")
@@ -511,11 +513,31 @@ def check(profile: Profile, catalog: Catalog) -> None:
                 try:
                     parts = _parse(text, loc)
                 except UserError as exc:
+                    if loc in hidden:
+                        raise secret_syntax_error(loc) from None
                     exc.field = _field(loc)
                     raise
                 for part in parts:
                     if isinstance(part, _Macro):
                         _check_ref(part.ref, loc, tier, below, names, in_parameters, catalog, profile)
+
+
+def secret_syntax_error(where: str) -> UserError:
+    """A macro error in a secret value, said without quoting any of the value."""
+    return UserError(
+        f"{where}: the value holds `{{{{` but is not one valid macro (it is secret, so it is not shown)",
+        'write a literal {{ as {{"{{"}}, or make the whole value one macro such as '
+        "{{.spectro.app.$appDeploymentName.vault.VAULT_ROOT_TOKEN}}",
+        field=_field(where),
+    )
+
+
+def resolve_secret(value: Any, ctx: Context, *, where: str) -> Any:
+    """`resolve` for a secret value: errors never quote it."""
+    try:
+        return resolve(value, ctx, where=where)
+    except UserError:
+        raise secret_syntax_error(where) from None
 
 
 def _field(where: str) -> str:

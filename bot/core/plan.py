@@ -154,8 +154,12 @@ def render_tier(
     namespace = mctx.tier_params["NAMESPACE"]
     props = dict(tier.properties)
     props.update(overrides or {})
-    resolved = macros.resolve(props, mctx, where=f"tier {tier.name}: properties")
     svc = catalog.get(tier.type)
+    hidden = {p.name for p in svc.params if p.secret}
+    where = f"tier {tier.name}: properties"
+    resolved = macros.resolve({k: v for k, v in props.items() if k not in hidden}, mctx, where=where)
+    for key in hidden & props.keys():
+        resolved[key] = macros.resolve_secret(props[key], mctx, where=f"{where}.{key}")
     merged = catalog_mod.check_properties(tier.name, svc, resolved)
     ctx = render.RenderContext(
         deployment=target.deployment,

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.core.errors import Forbidden, NotFound, UserError, did_you_mean
 
-ACTIONS = ("create", "version", "clone", "delete", "deploy")
 Action = Literal["create", "version", "clone", "delete", "deploy"]
+ACTIONS: tuple[Action, ...] = ("create", "version", "clone", "delete", "deploy")
 _ID_RE = re.compile(r"^(\*|[UWS][A-Z0-9]{2,20})$")
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -137,19 +137,29 @@ def load(text: str, *, source: str = "APPPROFILE_CONFIG") -> Config:
         raise UserError(f"{source} is not valid:\n" + "\n".join(lines)) from None
 
 
-def allowed(ids: list[str] | None, user: str, groups: set[str]) -> bool:
-    """`None` (action not listed) means everyone, as DESIGN's example `create: ["*"]` suggests."""
-    if ids is None:
+def allowed(config: Config, action: Action, user: str, groups: set[str]) -> bool:
+    """No `access` section: everyone may do everything (a sandbox, a trial). With one, an action
+    it does not list is allowed to nobody — a forgotten line must not open `delete` to all."""
+    if not config.access:
         return True
+    ids = config.access.get(action)
+    if ids is None:
+        return False
     return "*" in ids or user in ids or bool(groups.intersection(ids))
 
 
 def check_action(config: Config, action: Action, user: str, groups: set[str]) -> None:
-    if not allowed(config.access.get(action), user, groups):
+    if allowed(config, action, user, groups):
+        return
+    if config.access.get(action) is None:
         raise Forbidden(
-            f"you are not allowed to {action} here",
-            f"ask a platform admin to add you (or one of your user groups) to access.{action}",
+            f"nobody may {action} yet: APPPROFILE_CONFIG has an `access` section without `{action}`",
+            f'ask a platform admin to add e.g. `{action}: ["*"]` or a usergroup under `access:`',
         )
+    raise Forbidden(
+        f"you are not allowed to {action} here",
+        f"ask a platform admin to add you (or one of your user groups) to access.{action}",
+    )
 
 
 def check_channel(config: Config, cluster: str, channel: str) -> None:

@@ -3,6 +3,8 @@
 Writes are server-side apply through `DynamicClient.server_side_apply` (the typed
 `patch_*(_content_type=...)` path is not portable across client versions). Waiting is
 watch-driven: one read, then a watch on the single object until ready, failed or the deadline.
+Every other request, discovery included, carries a (connect, read) timeout, so a hung API server
+turns into a `ClusterError` after bounded retries instead of blocking a deploy thread forever.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "appprofile"
 DEPLOYMENT_LABEL = "appprofile.dev/deployment"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "appprofile"
 # Every kind the bot creates, so `list_owned` finds all of a deployment's objects.
 OWNED_KINDS: tuple[tuple[str, str], ...] = (
     ("apps/v1", "Deployment"),
@@ -51,6 +55,39 @@ _T = TypeVar("_T")
 # The client's dynamic layer is untyped; it is used through these Any-typed names only.
 _DynamicClient: Any = dynamic.DynamicClient
 _Watch: Any = watch.Watch
+
+
+class _BoundedDynamicClient(_DynamicClient):  # type: ignore[misc]
+    """A `DynamicClient` whose requests carry a timeout unless the caller passed one.
+
+    `DynamicClient.request` is the one funnel for every verb and for discovery (which runs inside
+    the constructor and lazily on lookups, and never passes `_request_timeout`), so defaulting it
+    here covers all of them; the watch keeps its own explicit bound. Injecting it lower, into
+    `ApiClient.rest_client.request`, would mean mutating the caller's (possibly shared) ApiClient.
+    """
+
+    def __init__(
+        self, api_client: k8s_client.ApiClient, timeout: tuple[float, float], cache_file: str | None
+    ):
+        self._default_timeout = timeout  # set first: the parent constructor already runs discovery
+        super().__init__(api_client, cache_file=cache_file)
+
+    def request(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        if params.get("_request_timeout") is None:
+            params["_request_timeout"] = self._default_timeout
+        return super().request(method, path, body, **params)
+
+
+def _timeout_kind(exc: BaseException) -> str | None:
+    """ "connect" or "read" if the request timed out; urllib3 may wrap that in MaxRetryError."""
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return None  # refused/unresolvable: urllib3 derives it from ConnectTimeoutError, but it is not one
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+        return "connect"
+    if isinstance(reason, urllib3.exceptions.TimeoutError | TimeoutError):
+        return "read"
+    return None
 
 
 class _Gone(Exception):
@@ -93,14 +130,20 @@ class KubeCluster:
         backoff: float = 0.5,
         max_backoff: float = 8.0,
         max_retry_time: float = 30.0,
+        request_timeout: tuple[float, float] = (5.0, 30.0),
+        discovery_cache: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`request_timeout` is (connect, read) seconds for every call but the watch;
+        `discovery_cache` is the discovery cache file (None: the client's default in the temp dir)."""
         self.name = name
         self._api = api_client
         self._retries = retries
         self._backoff = backoff
         self._max_backoff = max_backoff
         self._max_retry_time = max_retry_time
+        self._timeout = request_timeout
+        self._discovery_cache = discovery_cache
         self._sleep = sleep
         self._dyn: Any = None
         self._lock = threading.Lock()
@@ -115,6 +158,7 @@ class KubeCluster:
         started = time.monotonic()
         delay = self._backoff
         last = ""
+        timed_out: str | None = None
         for attempt in range(self._retries + 1):
             try:
                 return fn()
@@ -143,8 +187,10 @@ class KubeCluster:
                         status=status,
                     ) from None
                 last = f"HTTP {status}"
+                timed_out = None
             except _NETWORK_ERRORS as e:
                 last = type(e).__name__
+                timed_out = _timeout_kind(e)
             elapsed = time.monotonic() - started
             if attempt == self._retries or elapsed + delay > self._max_retry_time:
                 break
@@ -154,6 +200,20 @@ class KubeCluster:
             )
             self._sleep(delay)
             delay = min(delay * 2, self._max_backoff)
+        tries = f"gave up after {attempt + 1} attempt{'s' if attempt else ''}"
+        if timed_out == "read":
+            raise ClusterError(
+                f"cluster {self.name}: {verb} {plural}{where}: the API server did not answer within "
+                f"{self._timeout[1]:g} s; {tries}",
+                hint="the API server accepts connections but does not respond: check its health "
+                "(`kubectl get --raw /readyz`) and load, then retry",
+            )
+        if timed_out == "connect":
+            raise ClusterError(
+                f"cluster {self.name}: {verb} {plural}{where}: the API server did not accept a connection "
+                f"within {self._timeout[0]:g} s; {tries}",
+                hint="check the network path to the API server (address in the kubeconfig, VPN, firewall)",
+            )
         raise ClusterError(
             f"cluster {self.name}: {verb} {plural}{where} kept failing ({last}); gave up after "
             f"{attempt + 1} attempts",
@@ -164,19 +224,38 @@ class KubeCluster:
         with self._lock:
             if self._dyn is None:
                 # Discovery is done once per cluster and cached by the DynamicClient.
-                self._dyn = self._call("discover", "APIs", None, lambda: _DynamicClient(self._api))
+                try:
+                    self._dyn = self._call(
+                        "discover",
+                        "APIs",
+                        None,
+                        lambda: _BoundedDynamicClient(self._api, self._timeout, self._discovery_cache),
+                    )
+                except _Gone:
+                    raise ClusterError(
+                        f"cluster {self.name}: API discovery found nothing (404)",
+                        hint="check that the cluster's address points at a Kubernetes API server",
+                    ) from None
             return self._dyn
 
     def _resource(self, api_version: str, kind: str) -> Any:
         dyn = self._client()
-        try:
+
+        def find() -> Any:
             return dyn.resources.get(api_version=api_version, kind=kind)
-        except ResourceNotFoundError:
-            # A CRD applied by an earlier tier is not in the cached discovery yet.
+
+        def refresh_and_find() -> Any:
             dyn.resources.invalidate_cache()
+            return find()
+
+        # Lookups can fetch a group's resource list (lazy discovery): network calls like any other.
+        try:
+            return self._call("discover", "APIs", None, find)
+        except (ResourceNotFoundError, _Gone):
+            # A CRD applied by an earlier tier is not in the cached discovery yet.
             try:
-                return dyn.resources.get(api_version=api_version, kind=kind)
-            except ResourceNotFoundError:
+                return self._call("discover", "APIs", None, refresh_and_find)
+            except (ResourceNotFoundError, _Gone):
                 raise ClusterError(
                     f"cluster {self.name} does not serve {kind} in {api_version}",
                     hint="install the CRD or API that provides it, or fix apiVersion/kind",
@@ -248,7 +327,8 @@ class KubeCluster:
     def list_owned(self, deployment: str) -> list[ObjectRef]:
         dyn = self._client()
         refs: list[ObjectRef] = []
-        selector = f"{DEPLOYMENT_LABEL}={deployment}"
+        # Both labels: an object someone else labelled with our deployment label is not ours to touch.
+        selector = f"{DEPLOYMENT_LABEL}={deployment},{MANAGED_BY_LABEL}={MANAGED_BY}"
         for api_version, kind in OWNED_KINDS:
             try:
                 res = self._resource(api_version, kind)

@@ -15,6 +15,14 @@ from bot.kube.cluster import KubeCluster
 _config: Any = k8s_config
 
 
+def _configuration() -> k8s_client.Configuration:
+    configuration = k8s_client.Configuration()
+    # urllib3 would otherwise retry a timed-out GET three times on its own, quadrupling the wait
+    # behind `KubeCluster`'s request timeout; `KubeCluster` does the retrying, with backoff.
+    configuration.retries = 0
+    return configuration
+
+
 def from_kubeconfig(name: str, context: str, config_file: str | None = None) -> KubeCluster:
     """One `ApiClient` per cluster, so several contexts can be used side by side."""
     try:
@@ -31,7 +39,9 @@ def from_kubeconfig(name: str, context: str, config_file: str | None = None) -> 
             hint=did_you_mean(context, names, what="contexts"),
         )
     try:
-        api = _config.new_client_from_config(config_file=config_file, context=context)
+        api = _config.new_client_from_config(
+            config_file=config_file, context=context, client_configuration=_configuration()
+        )
     except ConfigException as e:
         raise UserError(
             f"cluster {name}: context `{context}` is unusable: {e}",
@@ -42,7 +52,7 @@ def from_kubeconfig(name: str, context: str, config_file: str | None = None) -> 
 
 def from_in_cluster(name: str) -> KubeCluster:
     """The service account mounted into the bot's own pod."""
-    configuration = k8s_client.Configuration()
+    configuration = _configuration()
     try:
         _config.load_incluster_config(client_configuration=configuration)
     except ConfigException as e:

@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.core import commands, model
+from bot.core import commands, model, secrets
 from bot.core.errors import UserError
 from bot.core.records import Actor
 from bot.slack import blocks, modals
@@ -257,7 +257,9 @@ def build_app(
         source = service.show(actor, name, cmd.from_version)
         latest = max((r.version for r in service.versions(actor, name)), key=model.version_key)
         major, minor, _ = model.version_key(latest)
-        view = modals.version_view(actor.channel, name, source.version, source.yaml, f"{major}.{minor + 1}.0")
+        # Secrets are masked in the form; the use case keeps the source's value where a mask comes back.
+        shown = secrets.mask_yaml(source.yaml, service.catalog)
+        view = modals.version_view(actor.channel, name, source.version, shown, f"{major}.{minor + 1}.0")
         replies.client.views_open(trigger_id=trigger, view=view)
 
     def _clone(cmd: commands.Clone, actor: Actor, replies: _Replies, trigger: str) -> None:

@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import BaseModel, Field
 
+from bot.core import secrets
 from bot.core.catalog import Catalog, ServiceType
 from bot.core.errors import UserError
 from bot.core.records import AuditEntry, ProfileSummary, VersionRecord
@@ -151,10 +151,6 @@ def long_text(title: str, summary: str, text: str, *, what: str) -> Message:
 # -- secrets -----------------------------------------------------------------------------------
 
 
-def secret_params(catalog: Catalog) -> dict[str, set[str]]:
-    return {name: {p.name for p in svc.params if p.secret} for name, svc in catalog.services.items()}
-
-
 def secret_outputs(catalog: Catalog) -> set[str]:
     names: set[str] = set()
     for svc in catalog.services.values():
@@ -163,30 +159,6 @@ def secret_outputs(catalog: Catalog) -> set[str]:
                 names.add(o.name)
                 names.update(o.aliases)
     return names
-
-
-def mask_yaml(text: str, catalog: Catalog) -> str:
-    """The profile YAML with secret properties masked; unchanged text if nothing is secret."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text  # stored YAML always parses; a fragment that does not is shown as is
-    secrets = secret_params(catalog)
-    masked = False
-    tiers = data.get("tiers") if isinstance(data, dict) else None
-    for tier in tiers if isinstance(tiers, list) else []:
-        if not isinstance(tier, dict) or not isinstance(tier.get("properties"), dict):
-            continue
-        props = tier["properties"]
-        for key in secrets.get(str(tier.get("type")), set()):
-            value = props.get(key)
-            # A macro is a reference, not the secret itself; showing it is harmless and useful.
-            if value not in (None, "") and not (isinstance(value, str) and "{{" in value):
-                props[key] = MASK
-                masked = True
-    if not masked:
-        return text
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
 def mask_outputs(outputs: dict[str, dict[str, str]], catalog: Catalog) -> dict[str, dict[str, str]]:
@@ -256,7 +228,7 @@ def version_card(rec: VersionRecord, catalog: Catalog, *, title: str = "") -> Me
         lines.append("*Tiers* (bottom first): " + " → ".join(f"`{t.name}` ({t.type})" for t in tiers))
     except UserError:
         pass  # an old version that no longer validates is still shown, just without the tier line
-    return long_text(heading, "\n".join(lines), mask_yaml(rec.yaml, catalog), what="YAML")
+    return long_text(heading, "\n".join(lines), secrets.mask_yaml(rec.yaml, catalog), what="YAML")
 
 
 def versions_list(records: Sequence[VersionRecord]) -> Message:
@@ -279,7 +251,7 @@ def diff(name: str, v1: str, v2: str, text: str) -> Message:
 
 
 def export(name: str, version: str, text: str, catalog: Catalog) -> Message:
-    shown = mask_yaml(text, catalog)
+    shown = secrets.mask_yaml(text, catalog)
     note = (
         "Secret values are masked here." if shown != text else "Paste it into `/appprofile create` to import."
     )

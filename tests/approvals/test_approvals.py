@@ -108,8 +108,13 @@ def test_other_approver_approves_and_the_deploy_runs(make_world: Any) -> None:
     run = wait_run(service, run_id, "succeeded", "failed")
     assert run.status == "succeeded", run.error
     assert applied(world)
-    last = card_updates(world, run)[-1]
-    assert "Approved — deployed" in json.dumps(last, ensure_ascii=False) and not has_buttons(last)
+    # The card is rewritten once the run has ended (after its status is stored): wait for it.
+    last = world.fake.wait_for(
+        "chat.update",
+        lambda c: c.params.get("ts") == run.approval_ts and "Approved — deployed" in text_of(c),
+        10,
+    ).params
+    assert not has_buttons(last)
     assert any(e.action == "approve" and e.actor == APPROVER_A for e in service.store.list_audit(limit=50))
 
 
@@ -160,7 +165,11 @@ def test_double_click_changes_nothing_and_n_of_m_needs_distinct_people(make_worl
     assert "Approved" in click(world, driver, value, APPROVER_B)
     run = wait_run(service, run_id, "succeeded")
     assert run.status == "succeeded"
-    assert f"<@{APPROVER_A}>, <@{APPROVER_B}>" in json.dumps(card_updates(world, run)[-1], ensure_ascii=False)
+    world.fake.wait_for(
+        "chat.update",
+        lambda c: c.params.get("ts") == run.approval_ts and f"<@{APPROVER_A}>, <@{APPROVER_B}>" in text_of(c),
+        10,
+    )
 
 
 def test_approval_counts_only_for_the_fingerprint_on_the_card(make_world: Any) -> None:

@@ -72,9 +72,22 @@ def test_access_by_user_group_and_star() -> None:
     policy.check_action(cfg, "create", "U9ZZZZ", set())
     policy.check_action(cfg, "deploy", "U1AAAA", set())
     policy.check_action(cfg, "deploy", "U9ZZZZ", {"S0DEPLOY"})
-    policy.check_action(cfg, "delete", "U9ZZZZ", set())  # not listed: open
     with pytest.raises(Forbidden, match="not allowed to deploy"):
         policy.check_action(cfg, "deploy", "U9ZZZZ", {"S0OTHER"})
+
+
+def test_an_action_missing_from_access_is_allowed_to_nobody() -> None:
+    cfg = policy.load(GOOD)
+    with pytest.raises(Forbidden) as err:
+        policy.check_action(cfg, "delete", "U1AAAA", set())
+    assert "nobody may delete yet" in err.value.message
+    assert 'delete: ["*"]' in (err.value.hint or "")
+
+
+def test_without_an_access_section_everyone_may_do_everything() -> None:
+    cfg = policy.load("clusters: {dev: {context: d}}")
+    for action in policy.ACTIONS:
+        policy.check_action(cfg, action, "U9ZZZZ", set())
 
 
 def test_channel_restriction() -> None:

@@ -313,26 +313,37 @@ def test_read_service(kube: KubeCluster, ns: str) -> None:
     assert kube.read_service(NS, "missing") is None
 
 
-def test_list_owned_honours_the_label(kube: KubeCluster, ns: str) -> None:
-    kube.ensure_namespace("other-ns", {"appprofile.dev/deployment": "other"})
-    kube.apply(deployment())
-    kube.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "cfg", "namespace": NS, "labels": {"appprofile.dev/deployment": "shop"}},
-        }
-    )
-    kube.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "theirs", "namespace": NS, "labels": {"appprofile.dev/deployment": "other"}},
-        }
-    )
-    kube.ensure_namespace("shop-ns", {"appprofile.dev/deployment": "shop"})
+OURS = {"appprofile.dev/deployment": "shop", "app.kubernetes.io/managed-by": "appprofile"}
+
+
+def configmap(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": NS, "labels": labels},
+    }
+
+
+def test_list_owned_needs_both_labels(sim: SimCluster, kube: KubeCluster, ns: str) -> None:
+    ours = deployment()
+    ours["metadata"]["labels"] = dict(OURS)
+    kube.apply(ours)
+    kube.apply(configmap("cfg", OURS))
+    kube.apply(configmap("theirs", {**OURS, "appprofile.dev/deployment": "other"}))
+    # Someone else's object carrying our deployment label, managed by another tool or by nobody.
+    kube.apply(configmap("helm-owned", {**OURS, "app.kubernetes.io/managed-by": "Helm"}))
+    kube.apply(configmap("unmanaged", {"appprofile.dev/deployment": "shop"}))
+    kube.ensure_namespace("other-ns", {**OURS, "appprofile.dev/deployment": "other"})
+    kube.ensure_namespace("shop-ns", OURS)
+    kube.ensure_namespace("foreign-ns", {"appprofile.dev/deployment": "shop"})
+    before = len(sim.requests)
     owned = {ref.label for ref in kube.list_owned("shop")}
     assert owned == {f"Deployment {NS}/api", f"ConfigMap {NS}/cfg", "Namespace shop-ns"}
+    lists = [r for r in sim.requests[before:] if r.method == "GET"]
+    assert lists
+    assert {r.params["labelSelector"] for r in lists} == {
+        "appprofile.dev/deployment=shop,app.kubernetes.io/managed-by=appprofile"
+    }
 
 
 def test_delete_and_delete_missing(sim: SimCluster, kube: KubeCluster, ns: str) -> None:

@@ -91,11 +91,6 @@ def test_an_approved_deploy_and_every_follow_up_command_show_no_secret(
     assert leaked(caplog.text) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: a user-given secret echoed by a Kubernetes/admission error reaches the channel: progress "
-    "message 'Failed:', thread details, `status` and `audit` replies",
-)
 def test_a_failed_deploy_shows_no_user_given_secret_in_slack(
     make_world: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

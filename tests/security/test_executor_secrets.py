@@ -91,11 +91,6 @@ def test_a_generated_password_echoed_by_an_apply_error_is_masked(
 # -- leaks ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: executor redacts only generated secrets and outputs of finished tiers; a user-given secret "
-    "property echoed by its own tier's apply/readiness error reaches run.error, progress, thread and audit",
-)
 @pytest.mark.parametrize(
     ("where", "secret"),
     [
@@ -127,11 +122,6 @@ def test_a_user_given_secret_echoed_by_its_own_tier_is_masked(
     assert secret not in shown_anywhere(rig, run_id, caplog.text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: a ClusterError raised while storing generated passwords (_tier_secrets) goes to _fail "
-    "unredacted (the UserError/ClusterError branch of _execute never calls redact)",
-)
 def test_a_failure_storing_the_generated_password_does_not_show_it(
     rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -168,11 +158,6 @@ tiers:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: a helm/manifest output declared with `value:` that embeds a secret output is stored and "
-    "shown unmasked (progress 'Outputs', `outputs NAME`); only `secret:`-sourced outputs are masked",
-)
 def test_an_output_value_built_from_a_secret_output_is_masked(
     rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -42,10 +42,6 @@ def test_helm_error_quoting_a_value_is_scrubbed(tmp_path: Path) -> None:
     assert SECRET not in str(err.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: a malformed `--set` (no tier.) echoes the whole value, e.g. a password, in the ephemeral error",
-)
 def test_a_malformed_set_does_not_echo_its_value(slack: SlackDriver, fake: FakeSlack) -> None:
     with pytest.raises(UserError) as err:
         commands.parse(f"deploy counter-app to dev-cluster --set dbpassword={SECRET}")

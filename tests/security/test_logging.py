@@ -75,11 +75,6 @@ def test_slash_command_with_secrets_at_info_logs_nothing_secret(
     assert leaked(caplog.text) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: with APPPROFILE_LOG_LEVEL=DEBUG, slack_sdk logs every Web API request body; the version "
-    "modal's unmasked YAML (and anything else unmasked) lands in the JSON log; JsonFormatter only scrubs tokens",
-)
 def test_debug_logging_of_the_version_form_has_no_secret(
     slack: SlackDriver, fake: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -125,10 +125,6 @@ def test_audit_command_after_profile_work_shows_no_secret(
 # -- leaks ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: `diff` posts the raw unified diff of stored YAML in the channel; secret properties are not masked",
-)
 def test_diff_masks_secret_properties(slack: SlackDriver, fake: FakeSlack, service: Service) -> None:
     _create(slack, fake)
     _v2(service)
@@ -140,10 +136,6 @@ def test_diff_masks_secret_properties(slack: SlackDriver, fake: FakeSlack, servi
     assert leaked(sent(fake, mark)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: `version NAME` opens a modal whose YAML input is prefilled with the unmasked stored YAML",
-)
 def test_version_form_is_not_prefilled_with_secrets(slack: SlackDriver, fake: FakeSlack) -> None:
     _create(slack, fake)
     mark = len(fake.calls)
@@ -152,10 +144,6 @@ def test_version_form_is_not_prefilled_with_secrets(slack: SlackDriver, fake: Fa
     assert leaked(dump(opened.params)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='LEAK: mask_yaml skips any secret value containing `{{`, so a literal secret with an embedded macro or {{"{{"}} escape is shown',
-)
 @pytest.mark.parametrize(
     ("value", "secret_part"),
     [
@@ -174,10 +162,6 @@ def test_secret_with_an_embedded_macro_is_masked_in_show(
     assert secret_part not in sent(fake)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: a macro syntax error in a secret property quotes the text from `{{` on (part of the secret) in the reply",
-)
 def test_macro_error_in_a_secret_property_does_not_quote_it(slack: SlackDriver, fake: FakeSlack) -> None:
     # A strong password that happens to contain `{{` (generated passwords may).
     text = PROFILE.replace(f"password: {PG_PASSWORD}", "password: 'Pg-Pa55{{word-Zx81q'")
@@ -186,10 +170,6 @@ def test_macro_error_in_a_secret_property_does_not_quote_it(slack: SlackDriver, 
     assert "word-Zx81q" not in dump(call.params)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: the create form's inline error (views ack) quotes part of a secret property on a macro error",
-)
 def test_create_form_error_does_not_quote_a_secret(slack: SlackDriver, fake: FakeSlack) -> None:
     slack.command("create")
     view = fake.wait_for("views.open").response["view"]

@@ -1,18 +1,28 @@
-"""The progress message: coalesced updates, the final state drawn at once, Slack outages ignored."""
+"""The progress message: coalesced updates, the final state drawn at once, Slack outages ignored.
+
+The reporter talks to the fake Slack Web API over loopback through the production client
+(`slack_app.make_client`, with its retry handlers), and reads runs from a real Store.
+"""
 
 from __future__ import annotations
 
-import time
+import json
+import logging
 from pathlib import Path
 
+import pytest
+
 from bot.core.records import TierState
-from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.slack_api import Call, FakeSlack
 from bot.slack import app as slack_app
 from bot.slack.progress import SlackReporter
 from bot.store.db import Store
 
+PROGRESS_LOGGER = "appprofile.slack.progress"
 
-def make(tmp_path: Path, fake: FakeSlack, interval: float) -> tuple[SlackReporter, Store, int]:
+
+def make(tmp_path: Path, fake: FakeSlack, interval: float) -> tuple[SlackReporter, Store, int, str, str]:
+    """A reporter, its store and a run whose progress message is already posted (channel, ts)."""
     store = Store(tmp_path / "p.db")
     run = store.create_run(
         cluster="dev",
@@ -26,37 +36,137 @@ def make(tmp_path: Path, fake: FakeSlack, interval: float) -> tuple[SlackReporte
         tiers=[TierState(name="db"), TierState(name="api")],
     )
     client = slack_app.make_client(fake.bot_token, fake.base_url)
-    return SlackReporter(client, store, min_interval=interval), store, run.id
+    reporter = SlackReporter(client, store, min_interval=interval)
+    posted = reporter.started(run.id)
+    assert posted is not None
+    channel, ts = posted
+    store.update_run(run.id, channel=channel, message_ts=ts)
+    return reporter, store, run.id, channel, ts
 
 
-def test_bursts_of_changes_become_at_most_one_update_per_interval(tmp_path: Path, fake: FakeSlack) -> None:
-    reporter, store, run_id = make(tmp_path, fake, interval=1.0)
-    channel, ts = reporter.started(run_id) or ("", "")
-    store.update_run(run_id, channel=channel, message_ts=ts)
-    for i in range(50):
-        store.update_run(
-            run_id, tiers=[TierState(name="db", state="waiting", message=f"{i}/50"), TierState(name="api")]
-        )
-        reporter.changed(run_id)
-    assert len(fake.calls_to("chat.update")) <= 1
+def progress(store: Store, run_id: int, message: str) -> None:
+    store.update_run(
+        run_id, tiers=[TierState(name="db", state="waiting", message=message), TierState(name="api")]
+    )
+
+
+def succeed(store: Store, run_id: int) -> None:
     store.update_run(
         run_id,
         status="succeeded",
         tiers=[TierState(name="db", state="ready"), TierState(name="api", state="ready")],
     )
+
+
+def drawn(call: Call) -> str:
+    return json.dumps(call.params.get("blocks"), ensure_ascii=False)
+
+
+def test_a_burst_within_one_interval_becomes_one_deferred_update_with_the_newest_state(
+    tmp_path: Path, fake: FakeSlack
+) -> None:
+    # The interval is far longer than 20 local SQLite writes, so the whole burst falls inside it.
+    reporter, store, run_id, channel, ts = make(tmp_path, fake, interval=2.0)
+    for i in range(20):
+        progress(store, run_id, f"step {i}/20")
+        reporter.changed(run_id)
+    # Nothing is drawn synchronously: the message was posted a moment ago.
+    assert fake.calls_to("chat.update") == []
+
+    update = fake.wait_for("chat.update", timeout=10)
+    assert update.ok
+    assert update.params["ts"] == ts
+    assert "step 19/20" in drawn(update)
+    assert "step 18/20" not in drawn(update)
+    assert "step 19/20" in json.dumps(fake.message(channel, ts)["blocks"], ensure_ascii=False)
+
+    succeed(store, run_id)
     reporter.finished(run_id)
+    # One deferred redraw for the whole burst, then the final state.
     updates = fake.calls_to("chat.update")
-    assert len(updates) <= 2
-    final = updates[-1].params
-    assert final["ts"] == ts and "Succeeded" in str(final["blocks"])
-    time.sleep(1.2)  # a cancelled redraw must not fire after the final state
-    assert len(fake.calls_to("chat.update")) == len(updates)
+    assert len(updates) == 2
+    assert "Succeeded" in drawn(updates[1])
 
 
-def test_a_slack_outage_on_update_is_swallowed(tmp_path: Path, fake: FakeSlack) -> None:
-    reporter, store, run_id = make(tmp_path, fake, interval=0.0)
-    channel, ts = reporter.started(run_id) or ("", "")
-    store.update_run(run_id, channel=channel, message_ts=ts)
-    fake.fail_next("chat.update", status=500, times=10)
-    reporter.changed(run_id)  # retried by the client, then logged and dropped: no exception
+def test_changes_spread_over_more_than_the_interval_draw_intermediate_states(
+    tmp_path: Path, fake: FakeSlack
+) -> None:
+    reporter, store, run_id, channel, ts = make(tmp_path, fake, interval=0.2)
+    progress(store, run_id, "first step")
+    reporter.changed(run_id)
+    first = fake.wait_for("chat.update", lambda c: "first step" in drawn(c), timeout=10)
+    assert first.ok
+
+    # Waiting for the first redraw put the next change in a later interval: it gets its own update.
+    since = len(fake.calls)
+    progress(store, run_id, "second step")
+    reporter.changed(run_id)
+    second = fake.wait_for("chat.update", lambda c: "second step" in drawn(c), timeout=10, since=since)
+    assert second.ok
+
+    succeed(store, run_id)
     reporter.finished(run_id)
+    shown = [drawn(c) for c in fake.calls_to("chat.update")]
+    assert len(shown) == 3
+    assert "first step" in shown[0] and "second step" in shown[1] and "Succeeded" in shown[2]
+    assert fake.message(channel, ts)["edit_count"] == 3
+
+
+def test_finished_draws_the_final_state_at_once_and_cancels_the_pending_redraw(
+    tmp_path: Path, fake: FakeSlack
+) -> None:
+    reporter, store, run_id, channel, ts = make(tmp_path, fake, interval=1.0)
+    progress(store, run_id, "halfway")
+    reporter.changed(run_id)  # within the interval of the post: a redraw is scheduled
+    succeed(store, run_id)
+    reporter.finished(run_id)
+
+    # Drawn before `finished` returned, without waiting for the interval.
+    updates = fake.calls_to("chat.update")
+    assert len(updates) == 1
+    assert updates[0].ok and updates[0].params["ts"] == ts
+    assert "Succeeded" in drawn(updates[0]) and "halfway" not in drawn(updates[0])
+    assert "Succeeded" in fake.message(channel, ts)["text"]
+
+    # The cancelled redraw was due within 1 s of the post; nothing may arrive after the final state.
+    with pytest.raises(TimeoutError):
+        fake.wait_for("chat.update", timeout=1.5, since=len(fake.calls))
+    assert "Succeeded" in fake.message(channel, ts)["text"]
+
+
+def test_a_500_on_update_is_retried_and_the_final_state_still_lands(
+    tmp_path: Path, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    reporter, store, run_id, channel, ts = make(tmp_path, fake, interval=0.0)
+    fake.fail_next("chat.update", status=500, times=1)
+    succeed(store, run_id)
+    with caplog.at_level(logging.WARNING, logger=PROGRESS_LOGGER):
+        reporter.finished(run_id)
+
+    assert [c.status for c in fake.calls_to("chat.update")] == [500, 200]
+    stored = fake.message(channel, ts)
+    assert "Succeeded" in stored["text"]
+    assert "Succeeded" in json.dumps(stored["blocks"], ensure_ascii=False)
+    assert stored["edit_count"] == 1
+    assert [r for r in caplog.records if r.name == PROGRESS_LOGGER] == []
+
+
+def test_a_slack_outage_on_update_is_logged_and_never_raised(
+    tmp_path: Path, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    reporter, store, run_id, channel, ts = make(tmp_path, fake, interval=0.0)
+    fake.fail_next("chat.update", status=500, times=10)
+    with caplog.at_level(logging.WARNING, logger=PROGRESS_LOGGER):
+        progress(store, run_id, "halfway")
+        reporter.changed(run_id)  # interval 0: drawn now, retried by the client, then dropped
+        succeed(store, run_id)
+        reporter.finished(run_id)
+
+    warnings = [r for r in caplog.records if r.name == PROGRESS_LOGGER and r.levelno == logging.WARNING]
+    assert [r.getMessage() for r in warnings] == ["progress update failed", "progress update failed"]
+    assert all(getattr(r, "run_id", None) == run_id for r in warnings)
+    # Each draw was tried 3 times (make_client retries 5xx twice) and every try failed.
+    statuses = [c.status for c in fake.calls_to("chat.update")]
+    assert statuses == [500] * 6
+    stored = fake.message(channel, ts)
+    assert stored["edit_count"] == 0 and "Queued" in stored["text"]

@@ -198,16 +198,18 @@ def test_version_without_new_opens_a_form_with_the_source_yaml(
     slack.command("version counter-app")
     view = fake.wait_for("views.open", since=mark).response["view"]
     yaml_input = next(b for b in view["blocks"] if b.get("block_id") == "yaml")
-    assert yaml_input["element"]["initial_value"] == store.get_version("counter-app").yaml
+    prefilled = yaml_input["element"]["initial_value"]
+    # The source YAML, with its secret password masked in the form.
+    assert prefilled == store.get_version("counter-app").yaml.replace("hunter2hunter2", "••••••")
     version_input = next(b for b in view["blocks"] if b.get("block_id") == "version")
     assert version_input["element"]["initial_value"] == "1.1.0"
 
-    edited = store.get_version("counter-app").yaml.replace("replicas: 2", "replicas: 4")
+    edited = prefilled.replace("replicas: 2", "replicas: 4")
     assert slack.submit(view, {"version": "1.1.0", "yaml": edited}).body == ""
-    assert (
-        model.from_yaml(store.get_version("counter-app", "1.1.0").yaml).tier("api").properties["replicas"]
-        == 4
-    )
+    saved = model.from_yaml(store.get_version("counter-app", "1.1.0").yaml)
+    assert saved.tier("api").properties["replicas"] == 4
+    # The mask stood for the source's secret: it is kept, not replaced by the mask.
+    assert saved.tier("postgres-db").properties["password"] == "hunter2hunter2"
 
 
 def test_version_with_new_number_copies_the_latest(slack: SlackDriver, fake: FakeSlack, store: Store) -> None:

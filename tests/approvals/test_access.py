@@ -1,0 +1,255 @@
+"""The `access` rules of APPPROFILE_CONFIG (DESIGN §5), through signed Slack requests into the real app.
+
+A member (by user id, by usergroup, or through "*") may do the action; anyone else gets an
+ephemeral "not allowed" reply, the store is unchanged and the audit log has a `denied` row. With an
+`access` section, an action it does not list is refused to everyone; without one, all is allowed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.core import policy
+from bot.core.records import Actor, Run
+from bot.main import referenced_groups
+from bot.sandbox.slack_api import Call, FakeSlack
+from bot.service import Service
+from bot.slack import app as slack_app
+from bot.slack.groups import UsergroupCache
+from tests.approvals.conftest import APPROVER_A, EXAMPLE, OUTSIDER, Clock, World, text_of
+from tests.slack.conftest import SlackDriver
+
+CHANNEL = "C0TEAM"
+MAKER = "U0MAKER"  # a member of S0MAKERS only
+ACCESS_CONFIG = """
+clusters:
+  dev-cluster: {context: dev}
+access:
+  create: [S0MAKERS]
+  version: [U0AAA]
+  clone: ["*"]
+  deploy: [S0MAKERS]
+  delete: [U0AAA]
+"""
+CREATE_ONLY_CONFIG = """
+clusters:
+  dev-cluster: {context: dev}
+access:
+  create: ["*"]
+"""
+OPEN_CONFIG = """
+clusters:
+  dev-cluster: {context: dev}
+"""
+
+Boot = Callable[[str], tuple[World, Service, SlackDriver]]
+
+
+@pytest.fixture
+def boot(tmp_path: Path) -> Iterator[Boot]:
+    worlds: list[World] = []
+
+    def make(config_text: str) -> tuple[World, Service, SlackDriver]:
+        fake = FakeSlack().start()
+        fake.set_usergroup("S0MAKERS", [MAKER])
+        world = World(tmp=tmp_path, fake=fake, clock=Clock(), config=policy.load(config_text))
+        worlds.append(world)
+        service, driver = world.boot()
+        # World.boot reads only the approval tests' usergroups; look up the ones this config
+        # names, as main.build_bot does (ttl 0: every check asks the fake).
+        client = slack_app.make_client(fake.bot_token, fake.base_url)
+        service.groups_of = UsergroupCache(client, referenced_groups(world.config), ttl=0.0)
+        return world, service, driver
+
+    yield make
+    for w in worlds:
+        w.close()
+        assert w.fake.rejected() == [], [(c.method, c.response) for c in w.fake.rejected()]
+        w.fake.stop()
+
+
+def seed(service: Service, user: str = MAKER) -> None:
+    """counter-app 1.0.0, created through the use case by someone allowed to create."""
+    service.create(Actor(user=user, channel=CHANNEL), EXAMPLE)
+
+
+def command(world: World, driver: SlackDriver, text: str, user: str) -> int:
+    """Send `/appprofile text`; return the call index to wait for its answers from."""
+    since = len(world.fake.calls)
+    assert driver.command(text, user=user, channel=CHANNEL).status == 200
+    return since
+
+
+def private_reply(world: World, since: int) -> Call:
+    """The answer shown only to the person (through the response_url)."""
+    reply = world.fake.wait_for("webhook", None, 10, since=since)
+    assert reply.params.get("response_type") == "ephemeral", reply.params
+    return reply
+
+
+def public_post(world: World, since: int, needle: str) -> Call:
+    return world.fake.wait_for("chat.postMessage", lambda c: needle in text_of(c), 10, since=since)
+
+
+def delete_via_confirm(world: World, driver: SlackDriver, target: str, user: str) -> Call:
+    """`delete TARGET` always answers with a confirmation first; click its Delete button as `user`
+    and return the answer to the click (the use case authorises there)."""
+    confirm = private_reply(world, command(world, driver, f"delete {target}", user))
+    value = next(
+        el["value"]
+        for b in confirm.params["blocks"]
+        if b.get("type") == "actions"
+        for el in b["elements"]
+        if el.get("action_id") == "appprofile_delete"
+    )
+    since = len(world.fake.calls)
+    reply = driver.click(
+        {"type": "button", "action_id": "appprofile_delete", "block_id": "delete", "value": value},
+        user=user,
+        channel=CHANNEL,
+    )
+    assert reply.status == 200
+    return world.fake.wait_for("webhook", None, 10, since=since)
+
+
+def denials(service: Service) -> list[tuple[str, str, str]]:
+    return [
+        (e.actor, e.action, e.target) for e in service.store.list_audit(limit=200) if e.result == "denied"
+    ]
+
+
+def versions(service: Service, name: str) -> list[str]:
+    return sorted(r.version for r in service.store.list_versions(name))
+
+
+def runs_of(service: Service) -> Run | None:
+    return service.store.latest_run("dev-cluster", "counter-app")
+
+
+def test_create_is_for_the_usergroup(boot: Boot) -> None:
+    world, service, driver = boot(ACCESS_CONFIG)
+    # U0AAA may version and delete, but is not in S0MAKERS.
+    reply = private_reply(world, command(world, driver, f"create ```{EXAMPLE}```", APPROVER_A))
+    assert "you are not allowed to create here" in text_of(reply)
+    assert service.store.list_profiles() == []
+    assert denials(service) == [(APPROVER_A, "create", "counter-app@1.0.0")]
+
+    since = command(world, driver, f"create ```{EXAMPLE}```", MAKER)
+    public_post(world, since, "counter-app")
+    assert versions(service, "counter-app") == ["1.0.0"]
+    assert len(denials(service)) == 1
+
+
+def test_version_is_for_the_listed_user(boot: Boot) -> None:
+    world, service, driver = boot(ACCESS_CONFIG)
+    seed(service)
+    # The maker created the profile, but `version` lists only U0AAA.
+    reply = private_reply(world, command(world, driver, "version counter-app 1.1.0", MAKER))
+    assert "you are not allowed to version here" in text_of(reply)
+    assert versions(service, "counter-app") == ["1.0.0"]
+    assert denials(service) == [(MAKER, "version", "counter-app@1.1.0")]
+
+    since = command(world, driver, "version counter-app 1.1.0", APPROVER_A)
+    public_post(world, since, "1.1.0")
+    assert versions(service, "counter-app") == ["1.0.0", "1.1.0"]
+    assert len(denials(service)) == 1
+
+
+def test_clone_with_star_is_for_everyone(boot: Boot) -> None:
+    world, service, driver = boot(ACCESS_CONFIG)
+    seed(service)
+    for user, new_name in ((OUTSIDER, "copy-one"), (MAKER, "copy-two")):
+        since = command(world, driver, f"clone counter-app {new_name}", user)
+        public_post(world, since, new_name)
+        assert versions(service, new_name) == ["1.0.0"]
+    assert denials(service) == []
+
+
+def test_deploy_is_for_the_usergroup(boot: Boot) -> None:
+    world, service, driver = boot(ACCESS_CONFIG)
+    seed(service)
+    reply = private_reply(world, command(world, driver, "deploy counter-app to dev-cluster", OUTSIDER))
+    assert "you are not allowed to deploy here" in text_of(reply)
+    assert runs_of(service) is None
+    assert service.store.list_deployments() == []
+    assert world.cluster.calls == []
+    assert denials(service) == [(OUTSIDER, "deploy", "counter-app@dev-cluster")]
+
+    reply = private_reply(world, command(world, driver, "deploy counter-app to dev-cluster", MAKER))
+    assert "started" in text_of(reply)
+    run = runs_of(service)
+    assert run is not None and run.requested_by == MAKER
+    wait_done(service, run.id)
+    assert len(denials(service)) == 1
+
+
+def wait_done(service: Service, run_id: int, timeout: float = 15.0) -> None:
+    """Let the member's run finish before the world shuts down (bounded)."""
+    deadline = time.monotonic() + timeout
+    while service.store.get_run(run_id).status not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, service.store.get_run(run_id).status
+        time.sleep(0.05)
+
+
+def test_delete_is_for_the_listed_user_and_rechecked_on_the_confirmed_click(boot: Boot) -> None:
+    world, service, driver = boot(ACCESS_CONFIG)
+    seed(service)
+    answer = delete_via_confirm(world, driver, "counter-app@1.0.0", MAKER)
+    assert answer.params.get("response_type") == "ephemeral"
+    assert "you are not allowed to delete here" in text_of(answer)
+    assert versions(service, "counter-app") == ["1.0.0"]
+    assert denials(service) == [(MAKER, "delete", "counter-app@1.0.0")]
+
+    answer = delete_via_confirm(world, driver, "counter-app@1.0.0", APPROVER_A)
+    assert "Deleted counter-app 1.0.0" in text_of(answer)
+    assert versions(service, "counter-app") == []
+    assert len(denials(service)) == 1
+
+
+def test_an_action_missing_from_access_is_refused_to_everyone(boot: Boot) -> None:
+    world, service, driver = boot(CREATE_ONLY_CONFIG)
+    since = command(world, driver, f"create ```{EXAMPLE}```", APPROVER_A)
+    public_post(world, since, "counter-app")
+
+    for action, text in (
+        ("version", "version counter-app 1.1.0"),
+        ("clone", "clone counter-app copy-app"),
+        ("deploy", "deploy counter-app to dev-cluster"),
+    ):
+        reply = private_reply(world, command(world, driver, text, APPROVER_A))
+        assert f"nobody may {action} yet" in text_of(reply), action
+    answer = delete_via_confirm(world, driver, "counter-app@1.0.0", APPROVER_A)
+    assert answer.params.get("response_type") == "ephemeral"
+    assert "nobody may delete yet" in text_of(answer)
+
+    assert versions(service, "counter-app") == ["1.0.0"]
+    assert versions(service, "copy-app") == []
+    assert runs_of(service) is None
+    assert sorted(denials(service)) == [
+        (APPROVER_A, "clone", "copy-app@1.0.0"),
+        (APPROVER_A, "delete", "counter-app@1.0.0"),
+        (APPROVER_A, "deploy", "counter-app@dev-cluster"),
+        (APPROVER_A, "version", "counter-app@1.1.0"),
+    ]
+
+
+def test_without_an_access_section_everyone_may_do_everything(boot: Boot) -> None:
+    world, service, driver = boot(OPEN_CONFIG)
+    public_post(world, command(world, driver, f"create ```{EXAMPLE}```", OUTSIDER), "counter-app")
+    public_post(world, command(world, driver, "version counter-app 1.1.0", OUTSIDER), "1.1.0")
+    public_post(world, command(world, driver, "clone counter-app copy-app", OUTSIDER), "copy-app")
+    answer = delete_via_confirm(world, driver, "counter-app@1.0.0", OUTSIDER)
+    assert "Deleted counter-app 1.0.0" in text_of(answer)
+    reply = private_reply(world, command(world, driver, "deploy counter-app to dev-cluster", OUTSIDER))
+    assert "started" in text_of(reply)
+    run = runs_of(service)
+    assert run is not None
+    wait_done(service, run.id)
+
+    assert versions(service, "counter-app") == ["1.1.0"]
+    assert versions(service, "copy-app") == ["1.1.0"]  # a clone starts from the latest version
+    assert denials(service) == []
