@@ -151,16 +151,37 @@ class Executor:
             run_id=run.id, plan=p, queued_position=position, awaiting_approval=awaiting_approval
         )
 
-    def request_delete(self, user: str, channel: str, name: str, *, purge: bool = False) -> int:
+    def request_delete(
+        self,
+        user: str,
+        channel: str,
+        name: str,
+        *,
+        purge: bool = False,
+        awaiting_approval: bool = False,
+        expires_in: float | None = None,
+    ) -> int:
         live = [d for d in self.store.find_deployments(name) if d.status != "deleted"]
-        if not live:
-            raise NotFound(f"there is no deployment named `{name}`", "see `/appprofile deployments`")
-        if len(live) > 1:
-            where = ", ".join(d.cluster for d in live)
-            raise UserError(
-                f"`{name}` is deployed on several clusters ({where})", "delete it on one cluster at a time"
+        if len(live) != 1:
+            raise NotFound(
+                f"there is no single live deployment named `{name}`", "see `/appprofile deployments`"
             )
         dep = live[0]
+        # The teardown as a plan of prunes: the approval card shows it and binds to its fingerprint.
+        changes = [
+            {
+                "action": "prune",
+                "tier": it["tier"],
+                "ref": {
+                    "api_version": it["apiVersion"],
+                    "kind": it["kind"],
+                    "name": it["name"],
+                    "namespace": it.get("namespace"),
+                },
+            }
+            for it in dep.inventory
+        ]
+        teardown = {"changes": changes, "purge": purge}
         run = self.store.create_run(
             deployment_id=dep.id,
             cluster=dep.cluster,
@@ -168,17 +189,19 @@ class Executor:
             profile=dep.profile,
             version=dep.version,
             kind="delete",
-            status="queued",
+            status="awaiting_approval" if awaiting_approval else "queued",
             requested_by=user,
             channel=channel,
-            fingerprint="",
-            plan={},
+            fingerprint=plan.fingerprint({"delete": f"{dep.cluster}/{dep.name}", **teardown}),
+            plan=teardown,
             tiers=[],
             options={"purge": purge},
+            expires_at=self.store.timestamp(expires_in) if expires_in is not None else None,
         )
         self.store.audit(user, channel, "delete", f"{dep.cluster}/{dep.name}", "requested", f"purge={purge}")
-        self._post(run.id)
-        self.kick(dep.cluster, dep.name)
+        if not awaiting_approval:
+            self._post(run.id)
+            self.kick(dep.cluster, dep.name)
         return run.id
 
     def release(self, run_id: int) -> None:

@@ -216,8 +216,7 @@ class Service:
     def delete(self, actor: Actor, name: str, version: str | None, *, purge: bool = False) -> str:
         target = f"{name}@{_norm(version)}" if version else name
         self._authorise(actor, "delete", target)
-        live = [d for d in self.store.find_deployments(name) if d.status != "deleted"]
-        if version is None and live:
+        if version is None and self._live_deployment(name) is not None:
             # `delete shop` names a deployment when one is live: tearing it down is what the
             # person means (the profile could not be deleted while it is deployed anyway).
             return self.delete_deployment(actor, name, purge=purge)
@@ -227,11 +226,77 @@ class Service:
         self.store.delete_profile(name, actor=actor.user, channel=actor.channel)
         return f"Deleted profile {name} and all its versions."
 
+    def _live_deployment(self, name: str) -> Deployment | None:
+        live = [d for d in self.store.find_deployments(name) if d.status != "deleted"]
+        if len(live) > 1:
+            where = ", ".join(d.cluster for d in live)
+            raise UserError(
+                f"`{name}` is deployed on several clusters ({where})", "delete it on one cluster at a time"
+            )
+        return live[0] if live else None
+
+    def describe_delete(self, actor: Actor, name: str, version: str | None, *, purge: bool = False) -> str:
+        """What `delete NAME[@V]` would do, said before the person confirms it."""
+        dep = None if version else self._live_deployment(name)
+        if dep is not None:
+            kept = (
+                "persistent volumes and generated passwords are deleted too"
+                if purge
+                else ("persistent volumes and generated passwords are kept (add --purge to delete them)")
+            )
+            gate = self.config.clusters.get(dep.cluster)
+            approval = " It needs approval on this cluster." if gate and gate.approval else ""
+            return (
+                f"This tears down deployment *{dep.name}* on `{dep.cluster}` ({dep.profile}@{dep.version}, "
+                f"{len(dep.inventory)} objects); {kept}.{approval}"
+            )
+        if version:
+            rec = self.store.get_version(name, _norm(version))
+            return f"This deletes version `{rec.version}` of profile *{name}*. It cannot be undone."
+        count = len(self.store.list_versions(name))
+        return f"This deletes profile *{name}* and all {count} of its versions. It cannot be undone."
+
     def delete_deployment(self, actor: Actor, name: str, *, purge: bool = False) -> str:
         if self.executor is None:
             raise UserError("deployments cannot be deleted: this bot has no cluster configured")
-        ticket = self.executor.request_delete(actor.user, actor.channel, name, purge=purge)
-        return f"Deleting deployment {name} (run #{ticket}); progress is in the channel."
+        dep = self._live_deployment(name)
+        if dep is None:
+            raise NotFound(f"there is no deployment named `{name}`", "see `/appprofile deployments`")
+        # Tearing down is a change to the cluster like a deploy: same channel rule, same approval.
+        try:
+            policy.check_channel(self.config, dep.cluster, actor.channel)
+        except UserError:
+            self.store.audit(actor.user, actor.channel, "delete", dep.ref, "denied")
+            raise
+        rule = self.config.cluster(dep.cluster).approval
+        if rule is None:
+            run_id = self.executor.request_delete(actor.user, actor.channel, name, purge=purge)
+            return f"Deleting deployment {name} on {dep.cluster} (run #{run_id}); progress is in the channel."
+        older = self.store.pending_approval_run(dep.cluster, dep.name)
+        run_id = self.executor.request_delete(
+            actor.user,
+            actor.channel,
+            name,
+            purge=purge,
+            awaiting_approval=True,
+            expires_in=float(rule.expires_after),
+        )
+        self._supersede(actor, older, run_id)
+        self.executor.reporter.approval(run_id)
+        return f"Deleting {name} on {dep.cluster} needs approval: the card is in the channel (run #{run_id})."
+
+    def _supersede(self, actor: Actor, older: Run | None, newer: int | None) -> None:
+        """A newer request for the same deployment supersedes the pending one; its card says so."""
+        if older is None or self.executor is None:
+            return
+        try:
+            self.store.update_run(older.id, status="superseded", only_if_status=("awaiting_approval",))
+        except UserError:
+            return  # decided in the meantime; nothing to supersede
+        self.store.audit(
+            actor.user, actor.channel, "reject", f"run #{older.id}", "superseded", f"by run #{newer}"
+        )
+        self.executor.reporter.approval(older.id)
 
     # -- deploying -------------------------------------------------------------------------
 
@@ -281,21 +346,7 @@ class Service:
             awaiting_approval=True,
             expires_in=float(rule.expires_after),
         )
-        if older is not None:
-            try:
-                self.store.update_run(older.id, status="superseded", only_if_status=("awaiting_approval",))
-            except UserError:
-                pass  # decided in the meantime; nothing to supersede
-            else:
-                self.store.audit(
-                    actor.user,
-                    actor.channel,
-                    "reject",
-                    f"run #{older.id}",
-                    "superseded",
-                    f"by run #{ticket.run_id}",
-                )
-                self.executor.reporter.approval(older.id)
+        self._supersede(actor, older, ticket.run_id)
         if ticket.run_id is not None:
             self.executor.reporter.approval(ticket.run_id)
         return ticket

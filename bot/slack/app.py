@@ -225,7 +225,8 @@ def build_app(
             shown = cmd.version or str(model.from_yaml(text).version)
             replies.public(blocks.export(cmd.name, shown, text, catalog))
         elif isinstance(cmd, commands.Delete):
-            replies.private(blocks.delete_confirm(cmd.name, cmd.version, cmd.purge))
+            what = service.describe_delete(actor, cmd.name, cmd.version, purge=cmd.purge)
+            replies.private(blocks.delete_confirm(cmd.name, cmd.version, cmd.purge, what))
         elif isinstance(cmd, commands.Deploy):
             _deploy(cmd.request, actor, replies)
         elif isinstance(cmd, commands.Status):

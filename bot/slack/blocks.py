@@ -258,20 +258,19 @@ def export(name: str, version: str, text: str, catalog: Catalog) -> Message:
     return long_text(f"{name}@{version}", note, shown, what="YAML")
 
 
-def delete_confirm(name: str, version: str | None, purge: bool) -> Message:
+def delete_confirm(name: str, version: str | None, purge: bool, what: str) -> Message:
+    """`what` says exactly what goes (a deployment on which cluster, or profile versions)."""
     target = f"{name}@{version}" if version else name
-    what = f"version `{version}` of *{escape(name)}*" if version else f"*{escape(name)}* (every version)"
-    extra = " Persistent volumes will be purged too." if purge else ""
     value = json.dumps({"name": name, "version": version, "purge": purge})
     confirm = {
         "title": {"type": "plain_text", "text": "Delete for good?"},
-        "text": {"type": "mrkdwn", "text": f"This deletes {what}. It cannot be undone.{extra}"},
+        "text": {"type": "mrkdwn", "text": _cut(what, 300)},
         "confirm": {"type": "plain_text", "text": "Delete"},
         "deny": {"type": "plain_text", "text": "Keep it"},
         "style": "danger",
     }
     blocks = [
-        section(f"Delete {what}?{extra}"),
+        section(what),
         {
             "type": "actions",
             "block_id": "delete",

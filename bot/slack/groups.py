@@ -47,6 +47,9 @@ class UsergroupCache:
             # Failing closed: an unreadable group grants nothing (logged for the admin).
             log.warning("cannot read usergroup %s: %s", group, exc.response.get("error"))
             users = frozenset()
+        except OSError as exc:  # Slack unreachable (URLError, timeouts): the same, fail closed
+            log.warning("cannot read usergroup %s: %s", group, type(exc).__name__)
+            users = frozenset()
         with self._lock:
             self._members[group] = (now, users)
         return users

@@ -260,6 +260,7 @@ class SlackReporter:
 def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso: str) -> list[dict[str, Any]]:
     """The approval card: what would run, the plan it binds to, who approved, and until when."""
     summary = plan_summary(run)
+    verb = "delete from" if run.kind == "delete" else "deploy to"
     state = {
         "awaiting_approval": f"Waiting for approval: {len(approved_by)} of {required}",
         "queued": "Approved — deploying",
@@ -283,7 +284,7 @@ def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso:
     out: list[dict[str, Any]] = [
         {
             "type": "header",
-            "text": {"type": "plain_text", "text": f"Approval: deploy to {run.cluster}"[:150]},
+            "text": {"type": "plain_text", "text": f"Approval: {verb} {run.cluster}"[:150]},
         },
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{state}*"}]},
@@ -309,7 +310,8 @@ def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso:
                         "text": {"type": "plain_text", "text": "Approve"},
                         "value": value,
                         "confirm": _confirm(
-                            "Approve this deploy?", f"{run.profile}@{run.version} → {run.cluster}"
+                            f"Approve this {'delete' if run.kind == 'delete' else 'deploy'}?",
+                            f"{run.profile}@{run.version} → {run.cluster}",
                         ),
                     },
                     {
@@ -336,6 +338,8 @@ def _confirm(title_text: str, text: str) -> dict[str, Any]:
 
 
 def _approval_text(run: Run) -> str:
+    if run.kind == "delete":
+        return f"Approval needed: delete {run.deployment} from {run.cluster}"
     return f"Approval needed: deploy {run.profile}@{run.version} to {run.cluster} as {run.deployment}"
 
 

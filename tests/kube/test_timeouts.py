@@ -104,7 +104,7 @@ def failure_of(call: Callable[[], object], bound: float = 60) -> BaseException |
     def run() -> None:
         try:
             call()
-        except BaseException as e:  # noqa: BLE001 - handed to the test thread
+        except BaseException as e:  # handed to the test thread
             raised.append(e)
 
     worker = threading.Thread(target=run, daemon=True)

@@ -112,3 +112,14 @@ def test_a_slack_outage_grants_nothing_until_the_group_is_read_again(
     clock.now += 60.0
     assert groups_of("U0LEAD") == {"S0LEADS"}
     assert fake.calls_to("usergroups.users.list")[-1].ok
+
+
+def test_slack_unreachable_grants_nothing_and_never_raises(caplog: pytest.LogCaptureFixture) -> None:
+    dead = FakeSlack().start()
+    url = dead.base_url
+    dead.stop()
+    client = slack_app.make_client("xoxb-test-token", url)
+    cache = UsergroupCache(client, ["S0LEADS"], ttl=60)
+    with caplog.at_level(logging.WARNING, logger="appprofile.slack.groups"):
+        assert cache("U0LEAD") == set()
+    assert "cannot read usergroup S0LEADS" in caplog.text
