@@ -301,3 +301,70 @@ def test_audit_command_and_cli_json_lines(make_world: Any) -> None:
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert {r["action"] for r in rows} >= {"deploy", "approve"}
     assert all({"at", "actor", "channel", "action", "target", "result"} <= set(r) for r in rows)
+
+
+def _deployed_on_prod(world: World, service: Service, driver: SlackDriver) -> None:
+    run_id, value = request(world, driver)
+    click(world, driver, value, APPROVER_A)
+    assert wait_run(service, run_id, "succeeded").status == "succeeded"
+
+
+def _delete_confirm(world: World, driver: SlackDriver, user: str, channel: str) -> tuple[str, str]:
+    """Ask to delete `counter-app`; return (the confirm text shown, the Delete button's value)."""
+    since = len(world.fake.calls)
+    driver.command("delete counter-app", user=user, channel=channel)
+    answer = world.fake.wait_for("webhook", None, 10, since=since)
+    value = next(
+        el["value"]
+        for b in answer.params["blocks"]
+        if b.get("type") == "actions"
+        for el in b["elements"]
+        if el.get("action_id") == "appprofile_delete"
+    )
+    return text_of(answer), value
+
+
+def test_deleting_a_protected_deployment_needs_approval(make_world: Any) -> None:
+    world: World = make_world()
+    service, driver = world.boot()
+    _deployed_on_prod(world, service, driver)
+    shown, value = _delete_confirm(world, driver, APPROVER_A, PROD_CHANNEL)
+    assert "tears down deployment *counter-app* on `prod`" in shown and "needs approval" in shown
+    since = len(world.fake.calls)
+    driver.click(
+        {"type": "button", "action_id": "appprofile_delete", "block_id": "b", "value": value},
+        user=APPROVER_A,
+        channel=PROD_CHANNEL,
+    )
+    card = world.fake.wait_for(
+        "chat.postMessage", lambda c: "Approval: delete from prod" in text_of(c), 10, since=since
+    )
+    run = service.store.runs_with_status("awaiting_approval")[0]
+    assert run.kind == "delete" and "to prune" in text_of(card)
+    deletes_before = [c for c in world.cluster.calls if c[0] == "delete"]
+    assert deletes_before == []
+    # The requester cannot approve their own teardown; another approver can.
+    assert "your approval cannot count" in click(world, driver, card_value(card.params), APPROVER_A)
+    assert "Approved" in click(world, driver, card_value(card.params), APPROVER_B)
+    assert wait_run(service, run.id, "succeeded").status == "succeeded"
+    assert [c for c in world.cluster.calls if c[0] == "delete"]
+    dep = service.store.get_deployment("prod", "counter-app")
+    assert dep is not None and dep.status == "deleted"
+
+
+def test_deleting_a_deployment_from_a_channel_the_cluster_does_not_allow_is_refused(make_world: Any) -> None:
+    world: World = make_world()
+    service, driver = world.boot()
+    _deployed_on_prod(world, service, driver)
+    _shown, value = _delete_confirm(world, driver, APPROVER_A, "C0OTHER")
+    since = len(world.fake.calls)
+    driver.click(
+        {"type": "button", "action_id": "appprofile_delete", "block_id": "b", "value": value},
+        user=APPROVER_A,
+        channel="C0OTHER",
+    )
+    answer = text_of(world.fake.wait_for("webhook", None, 10, since=since))
+    assert "not allowed from this channel" in answer
+    dep = service.store.get_deployment("prod", "counter-app")
+    assert dep is not None and dep.status == "ready"
+    assert any(e.action == "delete" and e.result == "denied" for e in service.store.list_audit(limit=50))
