@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox import run
 
-    return run.main(port=args.port, db=args.db, kubeconfig=main.Settings.from_env().kubeconfig)
+    return run.main(
+        port=args.port, db=args.db, kubeconfig=main.Settings.from_env().kubeconfig, env=os.environ
+    )
 
 
 def parser() -> argparse.ArgumentParser:

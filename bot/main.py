@@ -114,7 +114,13 @@ def chart_renderer(helm_bin: str) -> plan.ChartRenderer:
         chart: str, release: str, namespace: str, version: str | None, values: dict[str, Any]
     ) -> str:
         return helm.template(
-            chart, release=release, namespace=namespace, version=version, values=values, helm_bin=helm_bin
+            chart,
+            release=release,
+            namespace=namespace,
+            version=version,
+            values=values,
+            helm_bin=helm_bin,
+            env=os.environ,  # helm gets PATH, HOME and HELM_* from here (the adapter reads no env)
         )
 
     return render_chart

@@ -87,7 +87,11 @@ class Service:
         return rec
 
     def versions(self, actor: Actor, name: str | None) -> list[VersionRecord]:
-        return self.store.list_versions(self._name_or_current(actor, name))
+        name = self._name_or_current(actor, name)
+        found = self.store.list_versions(name)
+        if not found:
+            self.store.get_version(name)  # raises NotFound with "did you mean" over the profiles
+        return found
 
     def service_types(self) -> list[ServiceType]:
         return list(self.catalog.services.values())
@@ -253,7 +257,7 @@ class Service:
         if version:
             rec = self.store.get_version(name, _norm(version))
             return f"This deletes version `{rec.version}` of profile *{name}*. It cannot be undone."
-        count = len(self.store.list_versions(name))
+        count = len(self.versions(actor, name))
         return f"This deletes profile *{name}* and all {count} of its versions. It cannot be undone."
 
     def delete_deployment(self, actor: Actor, name: str, *, purge: bool = False) -> str:

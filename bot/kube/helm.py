@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,8 @@ def resolve_chart(chart: str, charts_dir: Path | None = None) -> str:
     return str(candidate)
 
 
-def _env(home: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME") or k.startswith("HELM_")}
+def _env(home: str, base: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in base.items() if k in ("PATH", "HOME") or k.startswith("HELM_")}
     env.update(
         {
             "HELM_CACHE_HOME": os.path.join(home, "cache"),
@@ -98,6 +99,7 @@ def template(
     helm_bin: str,
     charts_dir: Path | None = None,
     timeout: float = TIMEOUT_SECONDS,
+    env: Mapping[str, str] | None = None,
 ) -> str:
     """`helm template RELEASE CHART --namespace NS [--version V] -f values.yaml` → its stdout."""
     if len(release) > MAX_RELEASE or not _RELEASE_RE.match(release):
@@ -119,7 +121,7 @@ def template(
         try:
             done = subprocess.run(
                 args,
-                env=_env(home),
+                env=_env(home, env or {}),
                 cwd=home,
                 capture_output=True,
                 text=True,

@@ -23,6 +23,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,10 @@ class Sandbox:
         ready_after: float = READY_AFTER,
         log_path: str | None = None,
         signing_secret: str | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        # The environment the bot subprocess inherits (PATH, HELM_BIN, …); the entry point reads it.
+        self.env = dict(env or {})
         self.port = port
         self.db = db
         self.kubeconfig = kubeconfig
@@ -203,7 +207,7 @@ class Sandbox:
             forget_simulated(self.db, list(self.sims))
         self.bot_port = free_port()
         env = {
-            **os.environ,
+            **self.env,
             "SLACK_BOT_TOKEN": self.fake.bot_token,
             "SLACK_SIGNING_SECRET": self.signing_secret,
             "SLACK_API_URL": self.fake.base_url,
@@ -284,7 +288,9 @@ class Sandbox:
         self.stop()
 
 
-def main(port: int = 0, db: str = DEFAULT_DB, kubeconfig: str | None = None) -> int:
+def main(
+    port: int = 0, db: str = DEFAULT_DB, kubeconfig: str | None = None, env: Mapping[str, str] | None = None
+) -> int:
     """Run until Ctrl-C or SIGTERM; print the page's URL as the only line on stdout."""
     done = threading.Event()
 
@@ -293,7 +299,7 @@ def main(port: int = 0, db: str = DEFAULT_DB, kubeconfig: str | None = None) -> 
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    sandbox = Sandbox(port=port, db=db, kubeconfig=kubeconfig)
+    sandbox = Sandbox(port=port, db=db, kubeconfig=kubeconfig, env=env)
     try:
         sandbox.start()
         print(sandbox.url, flush=True)

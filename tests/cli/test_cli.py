@@ -135,3 +135,11 @@ def test_config_check(tmp_path: Path) -> None:
     out = cli("config", "check", str(bad))
     assert out.returncode == 2
     assert "expires_after" in out.stderr
+
+
+def test_versions_of_an_unknown_profile_is_an_error(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    assert cli("import", str(ROOT / "profiles" / "examples" / "counter-app.yaml"), db=db).returncode == 0
+    out = cli("versions", "counter-ap", db=db)
+    assert out.returncode == 2
+    assert "no profile named counter-ap" in out.stderr and "did you mean `counter-app`" in out.stderr
