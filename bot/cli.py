@@ -41,8 +41,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     catalog = catalog_files.load()
     validate.profile(profile, catalog)
     target = plan.Target(cluster=args.cluster, deployment=args.name or profile.name, user="cli")
+    from bot.kube import schema
+
     p = plan.build(
-        profile, catalog, target, charts=main.chart_renderer(settings.helm_bin), sets=_sets(args.set)
+        profile,
+        catalog,
+        target,
+        charts=main.chart_renderer(settings.helm_bin),
+        sets=_sets(args.set),
+        check=schema.problems,
     )
     docs = [obj for tier in p.tiers for obj in tier.objects]
     sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True))

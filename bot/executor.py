@@ -322,6 +322,8 @@ class Executor:
         cluster = self.connect(run.cluster)
         target = plan.Target(cluster=run.cluster, deployment=run.deployment, user=run.requested_by)
         overrides = plan.parse_sets(run.options.get("set", {}), profile)
+        if run.next_tier == 0:
+            p = self._replan(run, profile, target)
         if run.deployment_id is not None:
             self.store.update_deployment(run.deployment_id, status="deploying")
         outputs: dict[str, dict[str, Any]] = {}
@@ -379,6 +381,31 @@ class Executor:
                 except ClusterError as exc:
                     raise RunFailed(f"pruning {change.ref.label}: {exc.message}", exc.hint or "") from None
         self._succeed(run.id, profile, p, outputs)
+
+    def _replan(self, run: Run, profile: Profile, target: plan.Target) -> plan.Plan:
+        """Plan again against what is deployed now. An approval holds for the plan it was given
+        to only; a queued run simply takes the fresh plan (an earlier run may have changed things)."""
+        dep = self.store.get_deployment(run.cluster, run.deployment)
+        deployed = dep.inventory if dep is not None and dep.status != "deleted" else []
+        fresh = plan.build(
+            profile,
+            self.catalog,
+            target,
+            charts=self.charts,
+            sets=run.options.get("set", {}),
+            deployed=deployed,
+        )
+        if fresh.fingerprint == run.fingerprint:
+            return fresh
+        if run.approval_ts is not None:
+            raise RunFailed(
+                f"the plan changed since it was approved ({run.fingerprint[:12]} → {fresh.short_fingerprint}: "
+                f"{fresh.summary()})",
+                "the deployment changed while this request waited; request the deploy again for a new approval",
+            )
+        self.store.update_run(run.id, plan=fresh.model_dump(mode="json"), fingerprint=fresh.fingerprint)
+        self._safe(self.reporter.changed, run.id)
+        return fresh
 
     def _track(self, run: Run, p: plan.Plan, tier: str) -> None:
         """Before applying a tier, add its objects to the deployment's inventory, so a run that

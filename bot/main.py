@@ -174,6 +174,7 @@ def referenced_groups(config: policy.Config) -> set[str]:
 def build_bot(settings: Settings) -> tuple[Any, Any, Any]:
     """The whole bot: (bolt app, service, executor), resumed and ready to serve."""
     from bot.executor import Executor
+    from bot.kube import schema
     from bot.service import Service
     from bot.slack import app as slack_app
     from bot.slack.groups import UsergroupCache
@@ -201,6 +202,7 @@ def build_bot(settings: Settings) -> tuple[Any, Any, Any]:
         config=config,
         charts=chart_renderer(settings.helm_bin),
         groups_of=UsergroupCache(client, referenced_groups(config)),
+        check=schema.problems,
     )
     reporter = SlackReporter(client, store, tally=service.approval_tally)
     executor = Executor(

@@ -61,6 +61,8 @@ class Service:
     # Slack usergroups a user belongs to (for access lists and approvers); empty without Slack.
     groups_of: Callable[[str], set[str]] = field(default=lambda _user: set())
     executor: Executor | None = None
+    # Schema check of every rendered object while planning (bot.kube.schema in production).
+    check: plan.SchemaCheck | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -319,7 +321,13 @@ class Service:
             )
         deployed = existing.inventory if existing and existing.status != "deleted" else []
         p = plan.build(
-            rec.profile(), self.catalog, target, charts=self.charts, sets=req.sets, deployed=deployed
+            rec.profile(),
+            self.catalog,
+            target,
+            charts=self.charts,
+            sets=req.sets,
+            deployed=deployed,
+            check=self.check,
         )
         return rec, p
 

@@ -25,6 +25,8 @@ from bot.core.ports import ObjectRef
 
 # (chart, release, namespace, version, values) -> `helm template` output
 ChartRenderer = Callable[[str, str, str, str | None, dict[str, Any]], str]
+# An object -> what is wrong with it against the Kubernetes schema (empty when valid)
+SchemaCheck = Callable[[Mapping[str, Any]], list[str]]
 
 PLACEHOLDER_SECRET = "<generated at deploy>"
 
@@ -236,6 +238,7 @@ def build(
     sets: Mapping[str, str] | None = None,
     known_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     deployed: list[dict[str, Any]] | None = None,
+    check: SchemaCheck | None = None,
 ) -> Plan:
     """Render every tier with placeholders for what only the cluster knows, diff, fingerprint.
 
@@ -258,6 +261,14 @@ def build(
             overrides=overrides.get(tier.name),
             placeholders=True,
         )
+        for obj in objs if check else []:
+            wrong = check(obj) if check else []
+            if wrong:
+                ref = ObjectRef.of(obj)
+                raise UserError(
+                    f"tier {tier.name}: {ref.label} is not a valid Kubernetes object: {'; '.join(wrong[:3])}",
+                    "fix the tier's properties, chart values or manifest; nothing was applied",
+                )
         tiers.append(TierPlan(name=tier.name, type=tier.type, namespace=ctx.namespace, objects=objs))
         if tier.type not in ("helm", "manifest"):
             outputs.setdefault(tier.name, {}).update(render.output_values(catalog.get(tier.type), ctx))

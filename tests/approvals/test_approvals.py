@@ -368,3 +368,27 @@ def test_deleting_a_deployment_from_a_channel_the_cluster_does_not_allow_is_refu
     dep = service.store.get_deployment("prod", "counter-app")
     assert dep is not None and dep.status == "ready"
     assert any(e.action == "delete" and e.result == "denied" for e in service.store.list_audit(limit=50))
+
+
+def test_an_approval_holds_only_for_the_plan_it_was_given_to(make_world: Any) -> None:
+    world: World = make_world()
+    service, driver = world.boot()
+    run_id, value = request(world, driver)
+    # While the request waits, the deployment changes (here: an object appears in its inventory).
+    run = service.store.get_run(run_id)
+    dep = service.store.get_deployment("prod", run.deployment)
+    assert dep is not None
+    stray = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "stray",
+        "namespace": "x-ns",
+        "tier": "api",
+        "hash": "",
+    }
+    service.store.update_deployment(dep.id, inventory=[stray])
+    assert "Approved" in click(world, driver, value, APPROVER_A)
+    run = wait_run(service, run_id, "failed", "succeeded")
+    assert run.status == "failed"
+    assert run.error is not None and "plan changed since it was approved" in run.error
+    assert [c for c in world.cluster.calls if c[0] == "apply"] == []
