@@ -136,11 +136,17 @@ class Service:
             raise
 
     def _save(
-        self, actor: Actor, profile: model.Profile, *, kind: VersionKind, source: str | None
+        self,
+        actor: Actor,
+        profile: model.Profile,
+        *,
+        kind: VersionKind,
+        source: str | None,
+        text: str | None = None,
     ) -> VersionRecord:
         validate.profile(profile, self.catalog)
         rec = self.store.create_version(
-            profile, actor=actor.user, channel=actor.channel, kind=kind, source=source
+            profile, actor=actor.user, channel=actor.channel, kind=kind, source=source, text=text
         )
         self.store.set_current(actor.channel, rec.name)
         return rec
@@ -166,12 +172,13 @@ class Service:
             data["tags"] = tags
         profile = model.from_data(data)
         self._authorise(actor, "create", profile.ref)
-        return self._save(actor, profile, kind="create", source=None)
+        # Kept as written when the form changed nothing (the store checks it is this profile).
+        return self._save(actor, profile, kind="create", source=None, text=yaml_text)
 
     def import_yaml(self, actor: Actor, yaml_text: str) -> VersionRecord:
         profile = model.from_yaml(yaml_text)
         self._authorise(actor, "create", profile.ref)
-        return self._save(actor, profile, kind="import", source=None)
+        return self._save(actor, profile, kind="import", source=None, text=yaml_text)
 
     def new_version(
         self,

@@ -112,10 +112,20 @@ class Store:
         channel: str,
         kind: VersionKind,
         source: str | None = None,
+        text: str | None = None,
     ) -> VersionRecord:
+        """`text`: the YAML the person wrote, kept verbatim (comments, order) when it is exactly
+        this profile, so an imported file exports byte for byte; otherwise the canonical YAML."""
         with self._db() as db:
             return profiles.create_version(
-                db, profile, at=self.timestamp(), actor=actor, channel=channel, kind=kind, source=source
+                db,
+                profile,
+                at=self.timestamp(),
+                actor=actor,
+                channel=channel,
+                kind=kind,
+                source=source,
+                text=text,
             )
 
     def get_version(self, name: str, version: str | None = None) -> VersionRecord:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.core import model
-from bot.core.errors import Conflict, NotFound, did_you_mean
+from bot.core.errors import Conflict, NotFound, UserError, did_you_mean
 from bot.core.model import Profile
 from bot.core.records import ACTIVE_RUN_STATUSES, ProfileSummary, VersionKind, VersionRecord
 from bot.store import audit, transaction
@@ -39,6 +39,16 @@ def _latest(db: Database, name: str) -> VersionRecord | None:
     return _record(rows[0]) if rows else None
 
 
+def _as_written(text: str | None, profile: Profile) -> str:
+    if text is not None:
+        try:
+            if model.from_yaml(text) == profile:
+                return text
+        except UserError:
+            pass
+    return model.to_yaml(profile)
+
+
 def create_version(
     db: Database,
     profile: Profile,
@@ -48,11 +58,12 @@ def create_version(
     channel: str,
     kind: VersionKind,
     source: str | None = None,
+    text: str | None = None,
 ) -> VersionRecord:
     record = VersionRecord(
         name=profile.name,
         version=profile.version,
-        yaml=model.to_yaml(profile),
+        yaml=_as_written(text, profile),
         description=profile.description,
         tags=list(profile.tags),
         created_by=actor,
