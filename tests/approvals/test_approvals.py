@@ -392,3 +392,21 @@ def test_an_approval_holds_only_for_the_plan_it_was_given_to(make_world: Any) ->
     assert run.status == "failed"
     assert run.error is not None and "plan changed since it was approved" in run.error
     assert [c for c in world.cluster.calls if c[0] == "apply"] == []
+
+
+def test_the_start_up_sweep_expires_what_timed_out_while_the_bot_was_down(make_world: Any) -> None:
+    import threading
+
+    from bot import main
+
+    world: World = make_world(expires="10m")
+    _service, driver = world.boot()
+    run_id, _ = request(world, driver)
+    world.clock.now += 11 * 60
+    restarted, _driver = world.boot()
+    stop = threading.Event()
+    try:
+        main.start_background(restarted, restarted.executor, stop)
+        assert wait_run(restarted, run_id, "expired").status == "expired"
+    finally:
+        stop.set()
