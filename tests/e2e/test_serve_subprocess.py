@@ -125,3 +125,67 @@ def test_sigkill_mid_deploy_resumes_and_updates_the_same_message(tmp_path: Path,
     finally:
         bot.stop()
         cluster.stop()
+
+
+def answer_to(
+    fake: FakeSlack, driver: SlackDriver, text: str, needle: str, *, method: str = "webhook"
+) -> str:
+    """Send `/appprofile text` to the real process; return the first reply that contains `needle`."""
+    since = len(fake.calls)
+    reply = driver.command(text)
+    assert reply.status == 200, (text, reply.status)
+    got = fake.wait_for(method, lambda c: needle in text_of(c), 20, since=since)
+    return text_of(got)
+
+
+def test_every_command_through_the_real_process(tmp_path: Path, fake: FakeSlack) -> None:
+    cluster = sim(0.2)
+    bot = BotProcess(tmp_path, fake, {"dev": cluster}, CONFIG)
+    try:
+        bot.start()
+        d = SlackDriver(bot.url, fake, secret=SECRET)
+        assert "versioned stacks" in answer_to(fake, d, "help", "App Profiles")
+        answer_to(fake, d, f"create ```{EXAMPLE}```", "counter-app", method="chat.postMessage")
+        assert "counter-app" in answer_to(fake, d, "list", "counter-app")
+        assert "postgres-db" in answer_to(
+            fake, d, "show counter-app@1.0.0", "counter-app", method="chat.postMessage"
+        )
+        assert "PASSWORD" in answer_to(fake, d, "services postgresql", "PASSWORD")
+        assert "container" in answer_to(fake, d, "services", "kafka")
+        answer_to(fake, d, "use counter-app", "counter-app", method="chat.postMessage")
+        answer_to(fake, d, "version counter-app 1.1.0 --from 1.0.0", "1.1.0", method="chat.postMessage")
+        assert "1.1.0" in answer_to(fake, d, "versions counter-app", "1.0.0")
+        answer_to(fake, d, "clone counter-app@1.0.0 copy --version 2.0.0", "copy", method="chat.postMessage")
+        answer_to(fake, d, "diff counter-app 1.0.0 1.1.0", "counter-app", method="chat.postMessage")
+        answer_to(fake, d, "export counter-app@1.1.0", "tiers", method="chat.postMessage")
+        # `deploy CLUSTER` alone: the channel's current profile at its latest version.
+        answer_to(fake, d, "use counter-app", "counter-app", method="chat.postMessage")
+        since = len(fake.calls)
+        d.command("deploy dev-cluster --set api.replicas=2")
+        fake.wait_for(
+            "chat.update",
+            lambda c: "counter-app 1.1.0" in text_of(c) and "Succeeded" in text_of(c),
+            60,
+            since=since,
+        )
+        assert "ready" in answer_to(fake, d, "status counter-app", "counter-app")
+        assert "dev-cluster" in answer_to(fake, d, "deployments", "counter-app")
+        assert "POSTGRESMSTR_SVC" in answer_to(fake, d, "outputs counter-app", "POSTGRESMSTR_SVC")
+        assert "deploy" in answer_to(fake, d, "audit 50", "counter-app")
+        # Tearing down: the confirm names the cluster; the click deletes everything, PVCs too.
+        shown = answer_to(fake, d, "delete counter-app --purge", "appprofile_delete")
+        assert "on `dev-cluster`" in shown and "deleted too" in shown
+        value = json.loads(shown)["blocks"][-1]["elements"][0]["value"]
+        since = len(fake.calls)
+        d.click({"type": "button", "action_id": "appprofile_delete", "block_id": "delete", "value": value})
+        fake.wait_for(
+            "chat.update",
+            lambda c: "Delete counter-app" in text_of(c) and "Succeeded" in text_of(c),
+            60,
+            since=since,
+        )
+        assert cluster.get("Namespace", None, "counter-app-postgres-db-ns") is None
+        assert not fake.rejected()
+    finally:
+        bot.stop()
+        cluster.stop()
