@@ -2,6 +2,7 @@
 
 - macros:  resolving a tier's properties vs. the same walk doing plain `str.replace`
 - plan:    planning the 12-type example vs. deep-copying its rendered objects
+- schema:  the plan with every object checked against the Kubernetes schema vs. without
 - store:   saving a profile version (validation, lineage, audit, WAL) vs. a bare sqlite insert
 """
 
@@ -101,6 +102,12 @@ def bench_plan() -> None:
     ours = timeit(lambda: plan.build(profile, catalog, target, charts=charts), number=5)
     base = timeit(lambda: copy.deepcopy(objs), number=5)
     report("plan", ours, base, f"{len(profile.tiers)} tiers, {len(objs)} objects; baseline deep copy")
+    from bot.kube import schema
+
+    checked = timeit(
+        lambda: plan.build(profile, catalog, target, charts=charts, check=schema.problems), number=3
+    )
+    report("schema", checked, ours, "the same plan with every object schema-checked; baseline: unchecked")
 
 
 def bench_store() -> None:
