@@ -61,3 +61,32 @@ def test_custom_resources_pass_and_valid_examples_plan() -> None:
     cr = manifest_profile("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n")
     plan.build(cr, CATALOG, TARGET, charts=no_charts, check=schema.problems)
     assert schema.problems({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}) == []
+
+
+def test_the_cached_validators_agree_with_kubernetes_validate() -> None:
+    import kubernetes_validate
+
+    objs = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "b"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": 1}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "s"},
+            "spec": {"ports": [{"port": "x"}]},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "r"},
+            "rules": [],
+        },
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"bogus": 1}},
+    ]
+    for obj in objs:
+        try:
+            kubernetes_validate.validate(obj, schema.KUBERNETES_VERSION, strict=True)
+            reference_ok = True
+        except kubernetes_validate.ValidationError:
+            reference_ok = False
+        assert (schema.problems(obj) == []) == reference_ok, obj
