@@ -40,9 +40,6 @@ class Target(BaseModel):
     deployment: str
     user: str = ""
 
-    def tier_namespace(self, tier: Tier) -> str:
-        return tier.parameters.get("NAMESPACE") or f"{self.deployment}-{tier.name}-ns"
-
 
 class TierPlan(BaseModel):
     model_config = ConfigDict(frozen=True)
