@@ -771,13 +771,23 @@ class SimCluster:
         self._stopping = asyncio.Event()
         # kmock creates asyncio objects in its constructor: build it inside the serving loop.
         emulator = Emulator(controllers=self._controllers, ready_after=self._ready_after)
-        async with emulator, kmock.Server(emulator) as server:
-            self._emulator = emulator
-            self.url = str(server.url).rstrip("/")
-            self._started.set()
-            await self._stopping.wait()
-            emulator.shutdown()
-            await asyncio.sleep(0)  # let the watch handlers see their end marker
+        # A plain aiohttp server, not `kmock.Server`: that one also patches aiohttp's resolver
+        # class-wide and must be exited strictly LIFO, which several emulators in several threads
+        # cannot promise (the one exited out of order raised and leaked its socket and session).
+        async with emulator:
+            runner = aiohttp.web.ServerRunner(aiohttp.web.Server(emulator), shutdown_timeout=2.0)
+            await runner.setup()
+            try:
+                site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+                await site.start()
+                self._emulator = emulator
+                self.url = f"http://127.0.0.1:{site.port}"
+                self._started.set()
+                await self._stopping.wait()
+                emulator.shutdown()
+                await asyncio.sleep(0)  # let the watch handlers see their end marker
+            finally:
+                await runner.cleanup()
 
     def stop(self) -> None:
         if self._loop is not None and self._stopping is not None and self._loop.is_running():
@@ -786,6 +796,9 @@ class SimCluster:
             self._thread.join(timeout=10)
             if self._thread.is_alive():
                 raise RuntimeError("the Kubernetes emulator did not stop within 10 s")
+        if self._error is not None and self._started.is_set() and self._emulator is not None:
+            error, self._error = self._error, None
+            raise RuntimeError(f"the Kubernetes emulator failed while stopping: {error!r}") from error
 
     def __enter__(self) -> SimCluster:
         return self.start()

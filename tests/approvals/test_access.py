@@ -21,7 +21,7 @@ from bot.service import Service
 from bot.slack import app as slack_app
 from bot.slack.groups import UsergroupCache
 from tests.approvals.conftest import APPROVER_A, EXAMPLE, OUTSIDER, Clock, World, text_of
-from tests.slack.conftest import SlackDriver
+from tests.slack.conftest import Reply, SlackDriver
 
 CHANNEL = "C0TEAM"
 MAKER = "U0MAKER"  # a member of S0MAKERS only
@@ -77,28 +77,28 @@ def seed(service: Service, user: str = MAKER) -> None:
     service.create(Actor(user=user, channel=CHANNEL), EXAMPLE)
 
 
-def command(world: World, driver: SlackDriver, text: str, user: str) -> int:
-    """Send `/appprofile text`; return the call index to wait for its answers from."""
-    since = len(world.fake.calls)
-    assert driver.command(text, user=user, channel=CHANNEL).status == 200
-    return since
+def command(world: World, driver: SlackDriver, text: str, user: str) -> Reply:
+    """Send `/appprofile text`; its answers are matched to it by its response_url."""
+    reply = driver.command(text, user=user, channel=CHANNEL)
+    assert reply.status == 200
+    return reply
 
 
-def private_reply(world: World, since: int) -> Call:
-    """The answer shown only to the person (through the response_url)."""
-    reply = world.fake.wait_for("webhook", None, 10, since=since)
+def private_reply(driver: SlackDriver, sent: Reply) -> Call:
+    """The answer shown only to the person (through the request's own response_url)."""
+    reply = driver.answer(sent)
     assert reply.params.get("response_type") == "ephemeral", reply.params
     return reply
 
 
-def public_post(world: World, since: int, needle: str) -> Call:
-    return world.fake.wait_for("chat.postMessage", lambda c: needle in text_of(c), 10, since=since)
+def public_post(driver: SlackDriver, sent: Reply, needle: str) -> Call:
+    return driver.posted(sent, needle)
 
 
 def delete_via_confirm(world: World, driver: SlackDriver, target: str, user: str) -> Call:
     """`delete TARGET` always answers with a confirmation first; click its Delete button as `user`
     and return the answer to the click (the use case authorises there)."""
-    confirm = private_reply(world, command(world, driver, f"delete {target}", user))
+    confirm = private_reply(driver, command(world, driver, f"delete {target}", user))
     value = next(
         el["value"]
         for b in confirm.params["blocks"]
@@ -106,14 +106,13 @@ def delete_via_confirm(world: World, driver: SlackDriver, target: str, user: str
         for el in b["elements"]
         if el.get("action_id") == "appprofile_delete"
     )
-    since = len(world.fake.calls)
     reply = driver.click(
         {"type": "button", "action_id": "appprofile_delete", "block_id": "delete", "value": value},
         user=user,
         channel=CHANNEL,
     )
     assert reply.status == 200
-    return world.fake.wait_for("webhook", None, 10, since=since)
+    return driver.answer(reply)
 
 
 def denials(service: Service) -> list[tuple[str, str, str]]:
@@ -133,13 +132,13 @@ def runs_of(service: Service) -> Run | None:
 def test_create_is_for_the_usergroup(boot: Boot) -> None:
     world, service, driver = boot(ACCESS_CONFIG)
     # U0AAA may version and delete, but is not in S0MAKERS.
-    reply = private_reply(world, command(world, driver, f"create ```{EXAMPLE}```", APPROVER_A))
+    reply = private_reply(driver, command(world, driver, f"create ```{EXAMPLE}```", APPROVER_A))
     assert "you are not allowed to create here" in text_of(reply)
     assert service.store.list_profiles() == []
     assert denials(service) == [(APPROVER_A, "create", "counter-app@1.0.0")]
 
-    since = command(world, driver, f"create ```{EXAMPLE}```", MAKER)
-    public_post(world, since, "counter-app")
+    sent = command(world, driver, f"create ```{EXAMPLE}```", MAKER)
+    public_post(driver, sent, "counter-app")
     assert versions(service, "counter-app") == ["1.0.0"]
     assert len(denials(service)) == 1
 
@@ -148,13 +147,13 @@ def test_version_is_for_the_listed_user(boot: Boot) -> None:
     world, service, driver = boot(ACCESS_CONFIG)
     seed(service)
     # The maker created the profile, but `version` lists only U0AAA.
-    reply = private_reply(world, command(world, driver, "version counter-app 1.1.0", MAKER))
+    reply = private_reply(driver, command(world, driver, "version counter-app 1.1.0", MAKER))
     assert "you are not allowed to version here" in text_of(reply)
     assert versions(service, "counter-app") == ["1.0.0"]
     assert denials(service) == [(MAKER, "version", "counter-app@1.1.0")]
 
-    since = command(world, driver, "version counter-app 1.1.0", APPROVER_A)
-    public_post(world, since, "1.1.0")
+    sent = command(world, driver, "version counter-app 1.1.0", APPROVER_A)
+    public_post(driver, sent, "1.1.0")
     assert versions(service, "counter-app") == ["1.0.0", "1.1.0"]
     assert len(denials(service)) == 1
 
@@ -163,8 +162,8 @@ def test_clone_with_star_is_for_everyone(boot: Boot) -> None:
     world, service, driver = boot(ACCESS_CONFIG)
     seed(service)
     for user, new_name in ((OUTSIDER, "copy-one"), (MAKER, "copy-two")):
-        since = command(world, driver, f"clone counter-app {new_name}", user)
-        public_post(world, since, new_name)
+        sent = command(world, driver, f"clone counter-app {new_name}", user)
+        public_post(driver, sent, new_name)
         assert versions(service, new_name) == ["1.0.0"]
     assert denials(service) == []
 
@@ -172,14 +171,14 @@ def test_clone_with_star_is_for_everyone(boot: Boot) -> None:
 def test_deploy_is_for_the_usergroup(boot: Boot) -> None:
     world, service, driver = boot(ACCESS_CONFIG)
     seed(service)
-    reply = private_reply(world, command(world, driver, "deploy counter-app to dev-cluster", OUTSIDER))
+    reply = private_reply(driver, command(world, driver, "deploy counter-app to dev-cluster", OUTSIDER))
     assert "you are not allowed to deploy here" in text_of(reply)
     assert runs_of(service) is None
     assert service.store.list_deployments() == []
     assert world.cluster.calls == []
     assert denials(service) == [(OUTSIDER, "deploy", "counter-app@dev-cluster")]
 
-    reply = private_reply(world, command(world, driver, "deploy counter-app to dev-cluster", MAKER))
+    reply = private_reply(driver, command(world, driver, "deploy counter-app to dev-cluster", MAKER))
     assert "started" in text_of(reply)
     run = runs_of(service)
     assert run is not None and run.requested_by == MAKER
@@ -212,15 +211,15 @@ def test_delete_is_for_the_listed_user_and_rechecked_on_the_confirmed_click(boot
 
 def test_an_action_missing_from_access_is_refused_to_everyone(boot: Boot) -> None:
     world, service, driver = boot(CREATE_ONLY_CONFIG)
-    since = command(world, driver, f"create ```{EXAMPLE}```", APPROVER_A)
-    public_post(world, since, "counter-app")
+    sent = command(world, driver, f"create ```{EXAMPLE}```", APPROVER_A)
+    public_post(driver, sent, "counter-app")
 
     for action, text in (
         ("version", "version counter-app 1.1.0"),
         ("clone", "clone counter-app copy-app"),
         ("deploy", "deploy counter-app to dev-cluster"),
     ):
-        reply = private_reply(world, command(world, driver, text, APPROVER_A))
+        reply = private_reply(driver, command(world, driver, text, APPROVER_A))
         assert f"nobody may {action} yet" in text_of(reply), action
     answer = delete_via_confirm(world, driver, "counter-app@1.0.0", APPROVER_A)
     assert answer.params.get("response_type") == "ephemeral"
@@ -239,12 +238,12 @@ def test_an_action_missing_from_access_is_refused_to_everyone(boot: Boot) -> Non
 
 def test_without_an_access_section_everyone_may_do_everything(boot: Boot) -> None:
     world, service, driver = boot(OPEN_CONFIG)
-    public_post(world, command(world, driver, f"create ```{EXAMPLE}```", OUTSIDER), "counter-app")
-    public_post(world, command(world, driver, "version counter-app 1.1.0", OUTSIDER), "1.1.0")
-    public_post(world, command(world, driver, "clone counter-app copy-app", OUTSIDER), "copy-app")
+    public_post(driver, command(world, driver, f"create ```{EXAMPLE}```", OUTSIDER), "counter-app")
+    public_post(driver, command(world, driver, "version counter-app 1.1.0", OUTSIDER), "1.1.0")
+    public_post(driver, command(world, driver, "clone counter-app copy-app", OUTSIDER), "copy-app")
     answer = delete_via_confirm(world, driver, "counter-app@1.0.0", OUTSIDER)
     assert "Deleted counter-app 1.0.0" in text_of(answer)
-    reply = private_reply(world, command(world, driver, "deploy counter-app to dev-cluster", OUTSIDER))
+    reply = private_reply(driver, command(world, driver, "deploy counter-app to dev-cluster", OUTSIDER))
     assert "started" in text_of(reply)
     run = runs_of(service)
     assert run is not None

@@ -43,26 +43,25 @@ def request(
         assert driver.command(f"create ```{EXAMPLE}```", user=user, channel=PROD_CHANNEL).status == 200
         world.fake.wait_for("chat.postMessage", lambda c: "counter-app" in text_of(c), 10, since=since)
     since = len(world.fake.calls)
-    assert driver.command("deploy counter-app to prod", user=user, channel=PROD_CHANNEL).status == 200
+    reply = driver.command("deploy counter-app to prod", user=user, channel=PROD_CHANNEL)
+    assert reply.status == 200
     card = world.fake.wait_for(
         "chat.postMessage", lambda c: "Approval: deploy to prod" in text_of(c), 10, since=since
     )
     value = card_value(card.params)
     # The requester is told privately; the plan itself is on the card in the channel.
-    world.fake.wait_for("webhook", lambda c: "Approval requested" in text_of(c), 10, since=since)
+    driver.answer(reply, "Approval requested")
     return int(json.loads(value)["run"]), value
 
 
 def click(world: World, driver: SlackDriver, value: str, user: str, action: str = "approval_approve") -> str:
-    since = len(world.fake.calls)
     reply = driver.click(
         {"type": "button", "action_id": action, "block_id": "b", "value": value},
         user=user,
         channel=PROD_CHANNEL,
     )
     assert reply.status == 200
-    answer = world.fake.wait_for("webhook", None, 10, since=since)
-    return text_of(answer)
+    return text_of(driver.answer(reply))
 
 
 def card_updates(world: World, run: Run) -> list[dict[str, Any]]:
@@ -244,9 +243,7 @@ def test_deploy_from_a_channel_the_cluster_does_not_allow_is_refused(make_world:
     since = len(world.fake.calls)
     driver.command(f"create ```{EXAMPLE}```", user=REQUESTER, channel="C0OTHER")
     world.fake.wait_for("chat.postMessage", lambda c: "counter-app" in text_of(c), 10, since=since)
-    since = len(world.fake.calls)
-    driver.command("deploy counter-app to prod", user=REQUESTER, channel="C0OTHER")
-    answer = world.fake.wait_for("webhook", None, 10, since=since)
+    answer = driver.answer(driver.command("deploy counter-app to prod", user=REQUESTER, channel="C0OTHER"))
     assert "not allowed from this channel" in text_of(answer)
     assert f"<#{PROD_CHANNEL}>" in text_of(answer)
     assert service.store.runs_with_status("awaiting_approval", "queued", "running") == []
@@ -256,26 +253,21 @@ def test_access_list_with_usergroup(make_world: Any) -> None:
     world: World = make_world()
     service, driver = world.boot()
     request(world, driver)
-    since = len(world.fake.calls)
-    driver.command("delete counter-app@1.0.0", user=OUTSIDER, channel=PROD_CHANNEL)
-    answer = world.fake.wait_for("webhook", None, 10, since=since)
+    answer = driver.answer(driver.command("delete counter-app@1.0.0", user=OUTSIDER, channel=PROD_CHANNEL))
     # The delete confirmation is shown first; the use case re-checks on the confirmed click.
-    body = text_of(answer)
-    if "not allowed" not in body:
-        value = next(
-            el["value"]
-            for b in answer.params.get("blocks", [])
-            if b.get("type") == "actions"
-            for el in b["elements"]
-            if el.get("value")
-        )
-        since = len(world.fake.calls)
-        driver.click(
-            {"type": "button", "action_id": "appprofile_delete", "block_id": "b", "value": value},
-            user=OUTSIDER,
-            channel=PROD_CHANNEL,
-        )
-        body = text_of(world.fake.wait_for("webhook", None, 10, since=since))
+    value = next(
+        el["value"]
+        for b in answer.params.get("blocks", [])
+        if b.get("type") == "actions"
+        for el in b["elements"]
+        if el.get("action_id") == "appprofile_delete"
+    )
+    clicked = driver.click(
+        {"type": "button", "action_id": "appprofile_delete", "block_id": "b", "value": value},
+        user=OUTSIDER,
+        channel=PROD_CHANNEL,
+    )
+    body = text_of(driver.answer(clicked))
     assert "not allowed to delete" in body
     assert service.store.list_versions("counter-app")
 
@@ -286,9 +278,9 @@ def test_audit_command_and_cli_json_lines(make_world: Any) -> None:
     run_id, value = request(world, driver)
     click(world, driver, value, APPROVER_A)
     wait_run(service, run_id, "succeeded")
-    since = len(world.fake.calls)
-    driver.command("audit 20 --cluster prod", user=OUTSIDER, channel=PROD_CHANNEL)
-    body = text_of(world.fake.wait_for("webhook", None, 10, since=since))
+    body = text_of(
+        driver.answer(driver.command("audit 20 --cluster prod", user=OUTSIDER, channel=PROD_CHANNEL))
+    )
     assert "approve" in body and "deploy" in body
     out = subprocess.run(
         [sys.executable, "-m", "bot.cli", "audit", "--cluster", "prod"],
@@ -311,9 +303,7 @@ def _deployed_on_prod(world: World, service: Service, driver: SlackDriver) -> No
 
 def _delete_confirm(world: World, driver: SlackDriver, user: str, channel: str) -> tuple[str, str]:
     """Ask to delete `counter-app`; return (the confirm text shown, the Delete button's value)."""
-    since = len(world.fake.calls)
-    driver.command("delete counter-app", user=user, channel=channel)
-    answer = world.fake.wait_for("webhook", None, 10, since=since)
+    answer = driver.answer(driver.command("delete counter-app", user=user, channel=channel))
     value = next(
         el["value"]
         for b in answer.params["blocks"]
@@ -357,13 +347,15 @@ def test_deleting_a_deployment_from_a_channel_the_cluster_does_not_allow_is_refu
     service, driver = world.boot()
     _deployed_on_prod(world, service, driver)
     _shown, value = _delete_confirm(world, driver, APPROVER_A, "C0OTHER")
-    since = len(world.fake.calls)
-    driver.click(
-        {"type": "button", "action_id": "appprofile_delete", "block_id": "b", "value": value},
-        user=APPROVER_A,
-        channel="C0OTHER",
+    answer = text_of(
+        driver.answer(
+            driver.click(
+                {"type": "button", "action_id": "appprofile_delete", "block_id": "b", "value": value},
+                user=APPROVER_A,
+                channel="C0OTHER",
+            )
+        )
     )
-    answer = text_of(world.fake.wait_for("webhook", None, 10, since=since))
     assert "not allowed from this channel" in answer
     dep = service.store.get_deployment("prod", "counter-app")
     assert dep is not None and dep.status == "ready"

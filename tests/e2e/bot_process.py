@@ -63,6 +63,7 @@ class BotProcess:
             self.env["HELM_BIN"] = os.environ["HELM_BIN"]
         self.proc: subprocess.Popen[bytes] | None = None
         self.logs: list[Path] = []
+        self._out: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -71,9 +72,13 @@ class BotProcess:
     def start(self, timeout: float = 30.0) -> BotProcess:
         log = self.tmp / f"bot-{len(self.logs)}.log"
         self.logs.append(log)
-        out: IO[bytes] = log.open("wb")
+        self._close_log()
+        self._out = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve"], env=self.env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "bot.cli", "serve"],
+            env=self.env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -87,10 +92,16 @@ class BotProcess:
                 time.sleep(0.1)
         raise TimeoutError(f"the bot did not answer /healthz in {timeout}s:\n{self.log_text()}")
 
+    def _close_log(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
     def kill(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
+        self._close_log()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -100,6 +111,7 @@ class BotProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        self._close_log()
 
     def log_text(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())

@@ -88,7 +88,8 @@ class SilentServer:
                 with urllib.request.urlopen(self._upstream + path, timeout=5) as resp:
                     status, body = resp.status, resp.read()
             except urllib.error.HTTPError as e:
-                status, body = e.code, e.read()
+                with e:
+                    status, body = e.code, e.read()
             conn.sendall(
                 f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n".encode()

@@ -125,10 +125,12 @@ def test_edits_are_counted_and_the_page_api_serves_state_and_static_files(sandbo
     for path in ("../run.py", "nope.js"):
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(ch.url + path, timeout=5)
+        missing.value.close()
         assert missing.value.code == 404
     req = urllib.request.Request(
         ch.url + "api/command", data=json.dumps({"user": "U0MALLORY", "text": "list"}).encode(), method="POST"
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(req, timeout=5)
+    refused.value.close()
     assert refused.value.code == 400

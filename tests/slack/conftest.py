@@ -60,6 +60,10 @@ class Reply:
     status: int
     body: str
     elapsed: float
+    # The request's own response_url name (`commands/3`, `actions/4`): its answers arrive there.
+    hook: str = ""
+    # How many Web API calls the fake had seen before this request was sent.
+    since: int = 0
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -86,12 +90,14 @@ class SlackDriver:
             headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
             method="POST",
         )
+        since = len(self.fake.calls)
         start = time.monotonic()
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
-                return Reply(resp.status, resp.read().decode(), time.monotonic() - start)
+                return Reply(resp.status, resp.read().decode(), time.monotonic() - start, since=since)
         except urllib.error.HTTPError as err:
-            return Reply(err.code, err.read().decode(), time.monotonic() - start)
+            with err:  # an HTTPError holds the response (and its socket) until closed
+                return Reply(err.code, err.read().decode(), time.monotonic() - start, since=since)
 
     def _next(self) -> int:
         self.seq[0] += 1
@@ -116,8 +122,30 @@ class SlackDriver:
         }
 
     def command(self, text: str, *, user: str = USER, channel: str = CHANNEL) -> Reply:
-        raw = urlencode(self.command_body(text, user=user, channel=channel))
-        return self.post(raw, self.sign(raw))
+        body = self.command_body(text, user=user, channel=channel)
+        raw = urlencode(body)
+        reply = self.post(raw, self.sign(raw))
+        reply.hook = body["response_url"].rsplit("/webhook/", 1)[1]
+        return reply
+
+    def posted(self, reply: Reply, contains: str, timeout: float = 10.0) -> Any:
+        """The first channel message posted after this request was sent that contains `contains`."""
+        return self.fake.wait_for(
+            "chat.postMessage",
+            lambda c: contains in json.dumps(c.params, ensure_ascii=False),
+            timeout,
+            since=reply.since,
+        )
+
+    def answer(self, reply: Reply, contains: str = "", timeout: float = 10.0) -> Any:
+        """The first answer to this request's own response_url (containing `contains`): never
+        an answer that belongs to an earlier request, whatever order the two arrive in."""
+        path = f"/webhook/{reply.hook}"
+        return self.fake.wait_for(
+            "webhook",
+            lambda c: c.path == path and contains in json.dumps(c.params, ensure_ascii=False),
+            timeout,
+        )
 
     def interactive(self, payload: dict[str, Any]) -> Reply:
         raw = "payload=" + quote(json.dumps(payload))
@@ -145,7 +173,9 @@ class SlackDriver:
             "response_url": self.fake.webhook_url(f"actions/{n}"),
             "actions": [{**action, "action_ts": "1700000001.000300"}],
         }
-        return self.interactive(payload)
+        reply = self.interactive(payload)
+        reply.hook = f"actions/{n}"
+        return reply
 
     def submit(self, view: dict[str, Any], values: dict[str, str], *, user: str = USER) -> Reply:
         """Submit an opened view (as the fake stored it) with `values` typed into its inputs."""

@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+# Slack's manifest schema (MIT) lives in the team's shared reference folder beside the repository,
+# not in the repository itself; CI has it there and sets APPPROFILE_REQUIRE_SHARED=1 so it never skips.
 SCHEMA = REPO.parent / "shared" / "reference" / "slack" / "manifest.schema.1.0.0.json"
+
+
+def _schema() -> dict[str, Any]:
+    if not SCHEMA.exists():
+        if os.environ.get("APPPROFILE_REQUIRE_SHARED") == "1":
+            pytest.fail(f"{SCHEMA} is missing, and this run requires it (APPPROFILE_REQUIRE_SHARED=1)")
+        pytest.skip(
+            f"Slack's manifest schema is not here: it comes from ../shared/reference/slack/ beside the "
+            f"repository ({SCHEMA}); a clone without that folder cannot check manifest.yml against it"
+        )
+    data = json.loads(SCHEMA.read_text())
+    assert isinstance(data, dict)
+    return data
+
 
 # Web API methods (as slack_sdk spells them) → the bot scope they need. Methods that need none
 # (views.*, auth.test, apps.connections.open with the app token) are not listed.
@@ -40,13 +58,13 @@ def _manifest() -> dict[str, Any]:
 
 
 def test_manifest_validates_against_slacks_schema() -> None:
-    schema = json.loads(SCHEMA.read_text())
+    schema = _schema()
     jsonschema.validate(_manifest(), schema)
 
 
 def test_the_schema_catches_a_broken_manifest() -> None:
     # The check above can fail: a typo'd key and a bad command name are both rejected.
-    schema = json.loads(SCHEMA.read_text())
+    schema = _schema()
     broken = _manifest()
     broken["settings"]["socket_mode"] = True
     broken["features"]["slash_commands"][0]["command"] = "appprofile"

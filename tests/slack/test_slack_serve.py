@@ -15,7 +15,8 @@ def _get(url: str) -> tuple[int, str]:
         with urllib.request.urlopen(url, timeout=5) as resp:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
+        with err:  # an HTTPError holds the response (and its socket) until closed
+            return err.code, err.read().decode()
 
 
 def test_healthz(http_url: str) -> None:
@@ -31,6 +32,7 @@ def test_healthz_takes_no_posts(http_url: str) -> None:
     req = urllib.request.Request(http_url + "/healthz", data=b"x", method="POST")
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(req, timeout=5)
+    info.value.close()
     assert info.value.code == 405
 
 
