@@ -23,7 +23,7 @@ $(HELM): $(STAMP)
 
 # Without a Slack token: the local sandbox (fake Slack, simulated clusters, a channel page).
 run: setup
-	@if [ -z "$$SLACK_BOT_TOKEN" ]; then $(BIN)/appprofile sandbox; else $(BIN)/appprofile serve; fi
+	@if [ -z "$$SLACK_BOT_TOKEN" ]; then $(BIN)/python -m sandbox; else $(BIN)/appprofile serve; fi
 
 # Debian's Chromium for the Playwright browser tests (CI runs as root; no browser download).
 browser:
@@ -31,11 +31,11 @@ browser:
 	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-color-emoji)
 
 lint: setup
-	$(BIN)/ruff check bot tests bench scripts
-	$(BIN)/ruff format --check bot tests bench scripts
+	$(BIN)/ruff check bot sandbox tests bench scripts
+	$(BIN)/ruff format --check bot sandbox tests bench scripts
 
 typecheck: setup
-	$(BIN)/mypy --strict bot
+	$(BIN)/mypy --strict bot sandbox
 
 imports: setup
 	$(BIN)/lint-imports

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -146,22 +145,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return main.serve(main.Settings.from_env())
 
 
-def cmd_sandbox(args: argparse.Namespace) -> int:
-    from bot.sandbox import run
-
-    return run.main(
-        port=args.port, db=args.db, kubeconfig=main.Settings.from_env().kubeconfig, env=os.environ
-    )
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="appprofile", description="App Profiles from Slack, and offline tools")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the Slack bot").set_defaults(fn=cmd_serve)
-    s = sub.add_parser("sandbox", help="try the bot locally: a channel page, fake Slack, simulated clusters")
-    s.add_argument("--port", type=int, default=0, help="port of the channel page (default: any free one)")
-    s.add_argument("--db", default="./data/sandbox.db", help="SQLite file of the sandbox")
-    s.set_defaults(fn=cmd_sandbox)
     s = sub.add_parser("validate", help="check a profile YAML file")
     s.add_argument("file")
     s.set_defaults(fn=cmd_validate)

@@ -58,7 +58,6 @@ class ClusterConfig(BaseModel):
 
     context: str | None = None
     in_cluster: bool = False
-    simulated: bool = False
     channels: list[str] = Field(default_factory=list)
     approval: Approval | None = None
 

@@ -17,13 +17,13 @@ import pytest
 from bot import catalog_files
 from bot.core import policy
 from bot.executor import Executor
-from bot.sandbox.slack_api import Call, FakeSlack
 from bot.service import Service
 from bot.slack import app as slack_app
 from bot.slack import serve
 from bot.slack.groups import UsergroupCache
 from bot.slack.progress import SlackReporter
 from bot.store.db import Store
+from sandbox.slack_api import Call, FakeSlack
 from tests.executor.scripted import ScriptedCluster
 from tests.slack.conftest import SlackDriver, _QuietHandler
 

@@ -16,10 +16,10 @@ import pytest
 from bot.core import policy
 from bot.core.records import Actor, Run
 from bot.main import referenced_groups
-from bot.sandbox.slack_api import Call, FakeSlack
 from bot.service import Service
 from bot.slack import app as slack_app
 from bot.slack.groups import UsergroupCache
+from sandbox.slack_api import Call, FakeSlack
 from tests.approvals.conftest import APPROVER_A, EXAMPLE, OUTSIDER, Clock, World, text_of
 from tests.slack.conftest import Reply, SlackDriver
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.run import Sandbox
+from sandbox.run import Sandbox
 
 CHROMIUM = "/usr/bin/chromium"
 # What a headless Chromium needs on a machine without internet: no sandbox (containers), no GPU,

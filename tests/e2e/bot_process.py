@@ -14,8 +14,8 @@ from typing import IO
 
 import yaml
 
-from bot.sandbox.kube import SimCluster
-from bot.sandbox.slack_api import FakeSlack
+from sandbox.kube import SimCluster
+from sandbox.slack_api import FakeSlack
 
 SECRET = "e2e-signing-secret-0123456789"
 TOKEN = "xoxb-test-token"

@@ -14,7 +14,7 @@ import pytest
 
 from bot.core.commands import DeployRequest
 from bot.kube.cluster import KubeCluster
-from bot.sandbox.kube import LOAD_BALANCER_IP, SimCluster
+from sandbox.kube import LOAD_BALANCER_IP, SimCluster
 from tests.executor.conftest import EXAMPLES, Rig
 
 

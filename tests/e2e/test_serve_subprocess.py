@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.kube import SimCluster
-from bot.sandbox.slack_api import Call, FakeSlack
+from sandbox.kube import SimCluster
+from sandbox.slack_api import Call, FakeSlack
 from tests.e2e.bot_process import SECRET, TOKEN, BotProcess
 from tests.slack.conftest import SlackDriver
 
 pytestmark = pytest.mark.slow
 EXAMPLE = (Path(__file__).resolve().parents[2] / "profiles" / "examples" / "counter-app.yaml").read_text()
-CONFIG = "clusters:\n  dev-cluster: {context: dev, simulated: true}\n"
+CONFIG = "clusters:\n  dev-cluster: {context: dev}\n"
 CHANNEL = "C111"
 
 

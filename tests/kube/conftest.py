@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.kube.cluster import KubeCluster
-from bot.sandbox.kube import SimCluster
+from sandbox.kube import SimCluster
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 These prove the wire contract (verbs, URLs, content types, parameters, error mapping). They do
 not prove SSA field ownership/conflicts or real controller timing: the emulator does not model
-them (see `bot.sandbox.kube`).
+them (see `sandbox.kube`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from bot.core.ports import ClusterError, ObjectRef
 from bot.kube.cluster import KubeCluster
-from bot.sandbox.kube import SimCluster
+from sandbox.kube import SimCluster
 
 NS = "shop-api-ns"
 

@@ -9,7 +9,7 @@ import yaml
 
 from bot.core.errors import UserError
 from bot.kube import connect
-from bot.sandbox.kube import SimCluster
+from sandbox.kube import SimCluster
 
 
 def write_kubeconfig(path: Path, server: str) -> Path:

@@ -13,7 +13,7 @@ from kubernetes.client.exceptions import ApiException
 
 from bot.core.ports import ObjectRef
 from bot.kube.cluster import KubeCluster
-from bot.sandbox.kube import LOAD_BALANCER_IP, SimCluster
+from sandbox.kube import LOAD_BALANCER_IP, SimCluster
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from kubernetes import client as k8s_client
 
 from bot.core.ports import ClusterError, ObjectRef
 from bot.kube.cluster import KubeCluster
-from bot.sandbox.kube import SimCluster
+from sandbox.kube import SimCluster
 
 NS = "shop-api-ns"
 # Discovery paths: /version, /api, /apis, /api/v1 and /apis/<group>/<version>, nothing deeper.

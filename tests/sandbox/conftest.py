@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.sandbox.run import Sandbox
+from sandbox.run import Sandbox
 
 T = TypeVar("T")
 

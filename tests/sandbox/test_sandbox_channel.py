@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.channel import CHANNEL, Channel
-from bot.sandbox.run import Sandbox
+from sandbox.channel import CHANNEL, Channel
+from sandbox.run import Sandbox
 from tests.sandbox.conftest import eventually
 
 ALICE, BOB = "U0ALICE", "U0BOB"

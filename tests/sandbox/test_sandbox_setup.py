@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from bot.core.errors import UserError
-from bot.sandbox import run
-from bot.sandbox.slack_api import FakeSlack
+from sandbox import run
+from sandbox.slack_api import FakeSlack
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_simulated_kubeconfig_and_config_match(tmp_path: Path) -> None:
     from bot.core import policy
 
     cfg = policy.load(yaml.safe_dump(run.sim_config()))
-    assert cfg.clusters["dev-cluster"].approval is None and cfg.clusters["dev-cluster"].simulated
+    assert cfg.clusters["dev-cluster"].approval is None
     prod = cfg.clusters["prod"]
     assert prod.approval is not None and prod.approval.required == 1 and not prod.approval.self_approval
     kube = run.sim_kubeconfig({"sim-dev": "http://127.0.0.1:1", "sim-prod": "http://127.0.0.1:2"})

@@ -11,7 +11,7 @@ from bot import main
 from bot.core import commands
 from bot.core.errors import UserError
 from bot.kube import helm
-from bot.sandbox.slack_api import FakeSlack
+from sandbox.slack_api import FakeSlack
 from tests.slack.conftest import SlackDriver
 
 SECRET = "Vault-R00t-Tok3n-9xq"

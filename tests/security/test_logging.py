@@ -10,7 +10,7 @@ import pytest
 
 from bot import main
 from bot.kube.cluster import _api_message
-from bot.sandbox.slack_api import FakeSlack
+from sandbox.slack_api import FakeSlack
 from tests.security.secrets_data import PROFILE, leaked
 from tests.slack.conftest import SlackDriver
 

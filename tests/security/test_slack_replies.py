@@ -8,10 +8,10 @@ import time
 import pytest
 
 from bot.core.records import Actor
-from bot.sandbox.slack_api import Call, FakeSlack
 from bot.service import Service
 from bot.slack import blocks
 from bot.store.db import Store
+from sandbox.slack_api import Call, FakeSlack
 from tests.security.secrets_data import (
     PG_PASSWORD,
     PG_PASSWORD_V2,

@@ -21,11 +21,11 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot import catalog_files
 from bot.core import policy
-from bot.sandbox.slack_api import FakeSlack
 from bot.service import Service
 from bot.slack import app as slack_app
 from bot.slack import serve
 from bot.store.db import Store
+from sandbox.slack_api import FakeSlack
 
 SECRET = "test-signing-secret"
 USER = "U222"
@@ -217,7 +217,7 @@ def _no_helm(*args: Any, **kwargs: Any) -> str:
 
 @pytest.fixture
 def service(store: Store) -> Service:
-    config = policy.Config(clusters={"dev-cluster": policy.ClusterConfig(simulated=True)})
+    config = policy.Config(clusters={"dev-cluster": policy.ClusterConfig(context="dev")})
     return Service(store=store, catalog=catalog_files.load(), config=config, charts=_no_helm)
 
 

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from bot.sandbox.slack_api import FakeSlack
 from bot.slack import app as slack_app
 from bot.slack.groups import UsergroupCache
+from sandbox.slack_api import FakeSlack
 
 GROUPS_LOGGER = "appprofile.slack.groups"
 

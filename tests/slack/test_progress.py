@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from bot.core.records import TierState
-from bot.sandbox.slack_api import Call, FakeSlack
 from bot.slack import app as slack_app
 from bot.slack.progress import SlackReporter
 from bot.store.db import Store
+from sandbox.slack_api import Call, FakeSlack
 
 PROGRESS_LOGGER = "appprofile.slack.progress"
 

@@ -12,10 +12,10 @@ import pytest
 
 from bot.core import model
 from bot.core.records import Actor
-from bot.sandbox.slack_api import Call, FakeSlack
 from bot.service import Service
 from bot.slack import blocks
 from bot.store.db import Store
+from sandbox.slack_api import Call, FakeSlack
 from tests.slack.conftest import CHANNEL, PROFILE_YAML, SlackDriver
 
 

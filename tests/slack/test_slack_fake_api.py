@@ -10,8 +10,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.sandbox.slack_api import FakeSlack
 from bot.slack import app as slack_app
+from sandbox.slack_api import FakeSlack
 
 
 @pytest.fixture

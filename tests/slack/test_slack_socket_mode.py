@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from bot.sandbox.slack_api import FakeSlack
-from bot.sandbox.slack_socket import FakeSocketMode, envelope
 from bot.store.db import Store
+from sandbox.slack_api import FakeSlack
+from sandbox.slack_socket import FakeSocketMode, envelope
 from tests.slack.conftest import CHANNEL, PROFILE_YAML
 
 

@@ -1,4 +1,4 @@
-"""`appprofile sandbox`: the product on one machine, with no Slack workspace and no cluster.
+"""`python -m sandbox` (what `make run` starts without a Slack token): the product on one machine, with no Slack workspace and no cluster.
 
 Starts the fake Slack Web API, two simulated clusters (or, with KUBECONFIG set, nothing: the
 kubeconfig's contexts are used), writes a kubeconfig and an APPPROFILE_CONFIG for them, preloads
@@ -29,14 +29,15 @@ from typing import Any
 
 import yaml
 
+from bot import catalog_files
 from bot.core import model
 from bot.core.errors import Conflict, UserError
-from bot.sandbox.channel import CHANNEL, USERS, Channel
-from bot.sandbox.kube import SimCluster
-from bot.sandbox.slack_api import FakeSlack
+from sandbox.channel import CHANNEL, USERS, Channel
+from sandbox.kube import SimCluster
+from sandbox.slack_api import FakeSlack
 
 DEFAULT_DB = "./data/sandbox.db"
-EXAMPLES = Path(__file__).resolve().parents[2] / "profiles" / "examples"
+EXAMPLES = catalog_files.default_root() / "examples"
 SIMULATED = {"dev-cluster": "sim-dev", "prod": "sim-prod"}
 READY_AFTER = 1.5
 HEALTH_TIMEOUT = 60.0
@@ -64,10 +65,9 @@ def sim_kubeconfig(servers: dict[str, str]) -> dict[str, Any]:
 def sim_config() -> dict[str, Any]:
     return {
         "clusters": {
-            "dev-cluster": {"context": SIMULATED["dev-cluster"], "simulated": True},
+            "dev-cluster": {"context": SIMULATED["dev-cluster"]},
             "prod": {
                 "context": SIMULATED["prod"],
-                "simulated": True,
                 "approval": {
                     "required": 1,
                     "approvers": list(USERS),

@@ -22,8 +22,8 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sandbox.loopback import LoopbackServer
-from bot.sandbox.slack_api import FakeSlack
+from sandbox.loopback import LoopbackServer
+from sandbox.slack_api import FakeSlack
 
 CHANNEL = "C0SANDBOX"
 CHANNEL_NAME = "sandbox"

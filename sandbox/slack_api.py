@@ -30,7 +30,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.sandbox.loopback import LoopbackServer
+from sandbox.loopback import LoopbackServer
 
 MAX_TEXT = 40_000
 MAX_MESSAGE_BLOCKS = 50
