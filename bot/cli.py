@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,18 +29,42 @@ def _read(path: str) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    profile = model.from_yaml(_read(args.file))
-    validate.profile(profile, catalog_files.load())
+    profile = validate.profile(model.parse_mapping(_read(args.file)), catalog_files.load())
     print(f"{profile.ref}: valid ({len(profile.tiers)} tiers)")
     return 0
 
 
+def _offline_guard(args: argparse.Namespace) -> plan.Guard | None:
+    """`--config FILE`: the cluster's guardrails, checked as a deploy would, with the scope of
+    every built-in kind from the official client (a live cluster's discovery decides CRDs)."""
+    if not args.config:
+        return None
+    from bot.core import guardrails
+    from bot.kube import kinds
+
+    cluster = policy.load(_read(args.config), source=args.config).cluster(args.cluster)
+    return plan.Guard(
+        rails=cluster.guardrails,
+        scope=kinds.scope,
+        owner=lambda _ns: guardrails.Ownership(exists=False),
+    )
+
+
+def _deployment_name(value: str | None, profile: model.Profile) -> str:
+    name = value or profile.name
+    if not model.NAME_RE.match(name):
+        raise UserError(
+            f"`{name}` is not a valid deployment name: lowercase letters, digits and '-', at most 40 characters",
+            "pick another --name (the same rule as `deploy … as NAME`)",
+        )
+    return name
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     settings = main.Settings.from_env()
-    profile = model.from_yaml(_read(args.file))
     catalog = catalog_files.load()
-    validate.profile(profile, catalog)
-    target = plan.Target(cluster=args.cluster, deployment=args.name or profile.name, user="cli")
+    profile = validate.profile(model.parse_mapping(_read(args.file)), catalog)
+    target = plan.Target(cluster=args.cluster, deployment=_deployment_name(args.name, profile), user="cli")
     from bot.kube import schema
 
     p = plan.build(
@@ -49,6 +74,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         charts=main.chart_renderer(settings.helm_bin),
         sets=_sets(args.set),
         check=schema.problems,
+        guard=_offline_guard(args),
     )
     docs = [obj for tier in p.tiers for obj in tier.objects]
     sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True))
@@ -120,11 +146,29 @@ def cmd_services(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rails_lines(rails: policy.Guardrails) -> list[str]:
+    own = "the deployment's own tier namespaces (<deployment>-<tier>-ns)"
+    return [
+        f"  namespaces: {', '.join(rails.namespaces) or own}; never {', '.join(policy.RESERVED_NAMESPACES)}",
+        f"  cluster_scoped: {', '.join(rails.cluster_scoped) or 'none'}",
+        f"  forbidden_kinds: {', '.join(rails.forbidden_kinds) or 'none'}",
+        f"  pod_security: {rails.pod_security}",
+        "  charts: "
+        + (", ".join(rails.charts) or "the bot's own charts, https:// and oci:// on public addresses"),
+        f"  images: {', '.join(rails.images) if rails.images is not None else 'any'}",
+    ]
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     cfg = policy.load(_read(args.file), source=args.file)
     for name, c in cfg.clusters.items():
-        gate = f"{c.approval.required} approval(s)" if c.approval else "no approval"
+        gate = (
+            f"{c.approval.required} approval{'s' if c.approval.required != 1 else ''}"
+            if c.approval
+            else "no approval"
+        )
         print(f"{name}: {gate}" + (f", channels {', '.join(c.channels)}" if c.channels else ""))
+        print("\n".join(_rails_lines(c.guardrails)))
     if not cfg.access:
         print("access: no `access` section, so everyone may create, version, clone, delete and deploy")
     for action in policy.ACTIONS:
@@ -148,6 +192,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="appprofile", description="App Profiles from Slack, and offline tools")
     sub = p.add_subparsers(dest="command", required=True)
+    p.set_defaults(commands=sub.choices)  # the subcommands, for hints that name one
     sub.add_parser("serve", help="run the Slack bot").set_defaults(fn=cmd_serve)
     s = sub.add_parser("validate", help="check a profile YAML file")
     s.add_argument("file")
@@ -155,7 +200,12 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("render", help="print the Kubernetes objects a profile deploys")
     s.add_argument("file")
     s.add_argument("--name", help="deployment name (default: the profile name)")
-    s.add_argument("--cluster", default="local", help="cluster name for system macros")
+    s.add_argument(
+        "--cluster", default="local", help="cluster name (system macros; with --config, its guardrails)"
+    )
+    s.add_argument(
+        "--config", help="an APPPROFILE_CONFIG file: check the cluster's guardrails as a deploy would"
+    )
     s.add_argument("--set", action="append", metavar="TIER.KEY=VALUE")
     s.set_defaults(fn=cmd_render)
     s = sub.add_parser("import", help="store a profile version from a YAML file")
@@ -184,15 +234,31 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+_SLASH = re.compile(r"`/appprofile (\w+)([^`]*)`")
+
+
+def cli_text(text: str) -> str:
+    """Errors speak Slack (`/appprofile versions X`); here a command the CLI has is written as the
+    CLI spells it, and one it lacks is marked as a Slack command."""
+    names = set(parser().get_default("commands"))
+
+    def say(m: re.Match[str]) -> str:
+        if m.group(1) in names:
+            return f"`appprofile {m.group(1)}{m.group(2)}`"
+        return f"`/appprofile {m.group(1)}{m.group(2)}` (in Slack)"
+
+    return _SLASH.sub(say, text)
+
+
 def main_cli(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     main.setup_logging()
     try:
         return int(args.fn(args))
     except UserError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {cli_text(exc.message)}", file=sys.stderr)
         if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+            print(f"hint: {cli_text(exc.hint)}", file=sys.stderr)
         return 2
     except Exception:
         import uuid

@@ -22,6 +22,7 @@ from bot.core.catalog import Catalog
 from bot.core.errors import NotFound, UserError
 from bot.core.model import Profile, Tier
 from bot.core.ports import Cluster, ClusterError, ObjectRef, Reporter
+from bot.core.readiness import FailFast
 from bot.core.records import Run, RunKind, TierState, VersionRecord
 from bot.core.secrets import MASK, redact
 
@@ -85,6 +86,8 @@ class Executor:
         pool: PoolExecutor,
         *,
         wait_timeout: float = 600.0,
+        fail_fast: FailFast | None = None,
+        guards: Callable[[str], plan.Guard] | None = None,
         password: Callable[[], str] = lambda: secrets_mod.token_urlsafe(18),
     ) -> None:
         self.store = store
@@ -94,6 +97,10 @@ class Executor:
         self.reporter = reporter
         self.pool = pool
         self.wait_timeout = wait_timeout
+        # When a pod state that needs a person fails a tier (instead of the wait timeout).
+        self.fail_fast = fail_fast or FailFast()
+        # The cluster's guardrails, checked again on the fresh plan a run applies.
+        self.guards = guards
         self.password = password
         self._lock = threading.Lock()
         self._active: set[tuple[str, str]] = set()
@@ -347,30 +354,10 @@ class Executor:
                 outputs[tier.name] = self._outputs(cluster, profile, tier, target, ctx, outputs, hidden)
                 continue
             started = time.time()
-            self._track(run, p, tier.name)
             self._set_tier(run.id, i, state="applying", started_at=started, message="")
-            try:
-                for obj in sorted(objs, key=kind_rank):
-                    cluster.apply(obj)
-            except ClusterError as exc:
-                raise RunFailed(
-                    f"{tier.name}: {redact(exc.message, hidden)}", redact(exc.hint or exc.message, hidden)
-                ) from None
+            self._apply_tier(run, tier.name, objs, cluster, hidden)
             self._set_tier(run.id, i, state="waiting")
-            deadline = started + self.wait_timeout
-            for obj in objs:
-                if obj.get("kind") not in WAIT_KINDS:
-                    continue
-                ref = ObjectRef.of(obj)
-                result = cluster.wait_ready(
-                    ref,
-                    timeout=max(1.0, deadline - time.time()),
-                    on_progress=functools.partial(self._progress, run.id, i),
-                )
-                if not result.ready:
-                    why = redact(result.message or "not ready before the timeout", hidden)
-                    state = "failed" if result.failed else f"not ready after {int(self.wait_timeout)}s"
-                    raise RunFailed(f"{tier.name}: {ref.label} {state}: {why.splitlines()[0]}", why)
+            self._wait_tier(run.id, i, tier.name, objs, cluster, started + self.wait_timeout, hidden)
             outputs[tier.name] = self._outputs(cluster, profile, tier, target, ctx, outputs, hidden)
             run = self.store.update_run(run.id, next_tier=i + 1)
             self._set_tier(run.id, i, state="ready", finished_at=time.time(), message="")
@@ -394,6 +381,7 @@ class Executor:
             charts=self.charts,
             sets=run.options.get("set", {}),
             deployed=deployed,
+            guard=self.guards(run.cluster) if self.guards is not None else None,
         )
         if fresh.fingerprint == run.fingerprint:
             return fresh
@@ -407,22 +395,75 @@ class Executor:
         self._safe(self.reporter.changed, run.id)
         return fresh
 
-    def _track(self, run: Run, p: plan.Plan, tier: str) -> None:
-        """Before applying a tier, add its objects to the deployment's inventory, so a run that
-        fails half-way leaves nothing untracked: the next plan prunes or changes them visibly."""
-        if run.deployment_id is None:
+    def _apply_tier(
+        self, run: Run, tier: str, objs: list[dict[str, Any]], cluster: Cluster, hidden: set[str]
+    ) -> None:
+        tracked = self._tracked(run)
+        try:
+            for obj in sorted(objs, key=kind_rank):
+                self._track(run, tier, obj, tracked)
+                cluster.apply(obj)
+        except ClusterError as exc:
+            raise RunFailed(
+                f"{tier}: {redact(exc.message, hidden)}", redact(exc.hint or exc.message, hidden)
+            ) from None
+
+    def _wait_tier(
+        self,
+        run_id: int,
+        index: int,
+        tier: str,
+        objs: list[dict[str, Any]],
+        cluster: Cluster,
+        deadline: float,
+        hidden: set[str],
+    ) -> None:
+        for obj in objs:
+            if obj.get("kind") not in WAIT_KINDS:
+                continue
+            ref = ObjectRef.of(obj)
+            result = cluster.wait_ready(
+                ref,
+                timeout=max(1.0, deadline - time.time()),
+                on_progress=functools.partial(self._progress, run_id, index),
+                fail_fast=self.fail_fast,
+            )
+            if result.ready:
+                continue
+            why = redact(result.message or "no reason given", hidden)
+            # The port's message carries neither the label nor a timeout: each is said once, here.
+            head = ref.label if result.failed else f"{ref.label} not ready after {self.wait_timeout:g}s"
+            raise RunFailed(f"{tier}: {head}: {why.splitlines()[0]}", f"{head}: {why}")
+
+    def _tracked(self, run: Run) -> set[tuple[str, str, str, str]]:
+        dep = self.store.get_deployment(run.cluster, run.deployment)
+        return {_inv_key(it) for it in dep.inventory} if dep is not None else set()
+
+    def _track(
+        self, run: Run, tier: str, obj: Mapping[str, Any], tracked: set[tuple[str, str, str, str]]
+    ) -> None:
+        """Just before an object is applied, add it to the deployment's inventory: a run that fails
+        half-way tracks exactly what it sent, and the next plan prunes or changes it visibly."""
+        ref = ObjectRef.of(obj)
+        item = {
+            "apiVersion": ref.api_version,
+            "kind": ref.kind,
+            "name": ref.name,
+            "namespace": ref.namespace,
+            "tier": tier,
+            "hash": "",  # "applied, content unknown": the next plan shows it as a change
+        }
+        if run.deployment_id is None or _inv_key(item) in tracked:
             return
         dep = self.store.get_deployment(run.cluster, run.deployment)
         if dep is None:
             return
-        known = {_inv_key(it) for it in dep.inventory}
-        # An empty hash means "applied, content unknown": the next plan shows it as a change.
-        new = [it | {"hash": ""} for it in p.inventory() if it["tier"] == tier and _inv_key(it) not in known]
-        if new:
-            self.store.update_deployment(dep.id, inventory=[*dep.inventory, *new])
+        self.store.update_deployment(dep.id, inventory=[*dep.inventory, item])
+        tracked.add(_inv_key(item))
 
     def _progress(self, run_id: int, index: int, message: str) -> None:
-        self._set_tier(run_id, index, message=message[:200])
+        # The line quotes pods (a container's waiting message): it may hold a secret like any error.
+        self._set_tier(run_id, index, message=redact(message, self._hidden.get(run_id, set()))[:200])
 
     def _tier_secrets(
         self,
@@ -442,7 +483,11 @@ class Executor:
             "appprofile.dev/tier": tier.name,
             "appprofile.dev/profile-version": profile.version,
         }
-        cluster.ensure_namespace(ns, labels)
+        owner = cluster.namespace_owner(ns)
+        if not owner.exists or owner.managed:
+            # A namespace appprofile did not create (opened by guardrails.namespaces) is written
+            # into, never labelled: its labels stay its owner's.
+            cluster.ensure_namespace(ns, labels)
         wanted = plan.generated_secret_params(self.catalog, tier)
         if not wanted:
             return {}, ns
@@ -476,6 +521,8 @@ class Executor:
         hidden: set[str],
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        # Several outputs of a tier name the same Service (host, port, address): read it once.
+        services = functools.cache(cluster.read_service)
         if tier.type in ("helm", "manifest"):
             mctx = plan.macro_context(profile, tier, target, below, placeholders=False)
             for decl in tier.outputs:
@@ -485,7 +532,7 @@ class Executor:
                 elif decl.service is not None:
                     name = str(macros.resolve(decl.service.name, mctx, where=where))
                     out[decl.name] = self._service_field(
-                        cluster, ctx.namespace, name, decl.service.field, where
+                        services, ctx.namespace, name, decl.service.field, where
                     )
                 elif decl.secret is not None:
                     name = str(macros.resolve(decl.secret.name, mctx, where=where))
@@ -510,7 +557,7 @@ class Executor:
                 out[name] = data[key]
             elif src.service is not None:
                 out[name] = self._service_field(
-                    cluster,
+                    services,
                     ctx.namespace,
                     src.service["name"],
                     src.service.get("field", "host"),
@@ -525,8 +572,15 @@ class Executor:
                 out[alias] = out[o.name]
         return out
 
-    def _service_field(self, cluster: Cluster, ns: str, name: str, field: str, where: str) -> str:
-        svc = cluster.read_service(ns, name)
+    def _service_field(
+        self,
+        services: Callable[[str, str], dict[str, Any] | None],
+        ns: str,
+        name: str,
+        field: str,
+        where: str,
+    ) -> str:
+        svc = services(ns, name)
         if svc is None:
             raise RunFailed(f"{where}: Service {ns}/{name} does not exist")
         if field == "host":

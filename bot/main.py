@@ -11,16 +11,17 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot import catalog_files
 from bot.core import plan, policy
 from bot.core.errors import UserError
+from bot.core.readiness import FailFast
 
 DEFAULT_DB = "./data/appprofile.db"
-SECRET_ENV = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
+SECRET_ENV = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "APPPROFILE_SECRET_KEY")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class Settings:
     kubeconfig: str | None
     helm_bin: str
     wait_timeout: float
+    secret_key: str | None = None
+    # The namespace the bot itself runs in (never a tier's): set by the Helm chart's downward API.
+    bot_namespace: str | None = None
+    fail_fast: FailFast = field(default_factory=FailFast)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -55,6 +60,14 @@ class Settings:
             kubeconfig=e.get("KUBECONFIG") or None,
             helm_bin=e.get("HELM_BIN") or _default_helm(),
             wait_timeout=float(e.get("APPPROFILE_WAIT_TIMEOUT") or 600),
+            secret_key=e.get("APPPROFILE_SECRET_KEY") or None,
+            bot_namespace=e.get("POD_NAMESPACE") or None,
+            fail_fast=FailFast(
+                image_pull_grace=float(e.get("APPPROFILE_IMAGE_PULL_GRACE") or 20),
+                crash_loop_restarts=int(e.get("APPPROFILE_CRASH_LOOP_RESTARTS") or 3),
+                unschedulable_grace=float(e.get("APPPROFILE_UNSCHEDULABLE_GRACE") or 60),
+                pod_check_interval=float(e.get("APPPROFILE_POD_CHECK_INTERVAL") or 5),
+            ),
         )
 
 
@@ -111,7 +124,12 @@ def chart_renderer(helm_bin: str) -> plan.ChartRenderer:
     from bot.kube import helm
 
     def render_chart(
-        chart: str, release: str, namespace: str, version: str | None, values: dict[str, Any]
+        chart: str,
+        release: str,
+        namespace: str,
+        version: str | None,
+        values: dict[str, Any],
+        allowed: tuple[str, ...] = (),
     ) -> str:
         return helm.template(
             chart,
@@ -120,17 +138,42 @@ def chart_renderer(helm_bin: str) -> plan.ChartRenderer:
             version=version,
             values=values,
             helm_bin=helm_bin,
+            allowed=allowed,
             env=os.environ,  # helm gets PATH, HOME and HELM_* from here (the adapter reads no env)
         )
 
     return render_chart
 
 
-def build_service(settings: Settings, *, pool: ThreadPoolExecutor | None = None) -> Any:
-    from bot.service import Service
+def open_store(settings: Settings) -> Any:
+    """The store, with secret values sealed under APPPROFILE_SECRET_KEY; refuses to open a
+    database that holds user-given secrets in clear text when no key is set."""
+    from bot.store import sealing
     from bot.store.db import Store
 
-    store = Store(settings.db)
+    try:
+        sealer = sealing.Sealer(settings.secret_key)
+    except sealing.SealingError as exc:
+        raise UserError(str(exc)) from None
+    store = Store(settings.db, sealer=sealer)
+    exposed = store.clear_secrets(catalog_files.load())
+    if exposed and not sealer.enabled:
+        raise UserError(
+            f"{settings.db} holds secret values in clear text ({', '.join(exposed[:5])}"
+            + (" …" if len(exposed) > 5 else "")
+            + ") and APPPROFILE_SECRET_KEY is not set",
+            'set APPPROFILE_SECRET_KEY to a Fernet key (python -c "from cryptography.fernet import '
+            'Fernet; print(Fernet.generate_key().decode())"); the bot seals them at the next start',
+        )
+    if exposed:
+        store.seal_clear_secrets()
+    return store
+
+
+def build_service(settings: Settings, *, pool: ThreadPoolExecutor | None = None) -> Any:
+    from bot.service import Service
+
+    store = open_store(settings)
     return Service(
         store=store,
         catalog=catalog_files.load(),
@@ -152,13 +195,29 @@ def cluster_connector(config: policy.Config, kubeconfig: str | None) -> Any:
         with lock:
             if name not in cache:
                 cc = config.cluster(name)
+                who = (cc.impersonate.user, cc.impersonate.groups) if cc.impersonate else None
                 if cc.in_cluster:
-                    cache[name] = connect.from_in_cluster(name)
+                    cache[name] = connect.from_in_cluster(name, identity=who)
                 else:
-                    cache[name] = connect.from_kubeconfig(name, cc.context or name, kubeconfig)
+                    cache[name] = connect.from_kubeconfig(name, cc.context or name, kubeconfig, identity=who)
             return cache[name]
 
     return get
+
+
+def guard_factory(config: policy.Config, connect: Any, bot_namespace: str | None) -> Any:
+    """Per cluster: its guardrails, with scope from its discovery and namespace owners from its API."""
+
+    def guard(name: str) -> plan.Guard:
+        cluster = connect(name)
+        return plan.Guard(
+            rails=config.cluster(name).guardrails,
+            scope=cluster.scope,
+            owner=cluster.namespace_owner,
+            bot_namespace=bot_namespace,
+        )
+
+    return guard
 
 
 def referenced_groups(config: policy.Config) -> set[str]:
@@ -179,7 +238,6 @@ def build_bot(settings: Settings) -> tuple[Any, Any, Any]:
     from bot.slack import app as slack_app
     from bot.slack.groups import UsergroupCache
     from bot.slack.progress import SlackReporter
-    from bot.store.db import Store
 
     if not settings.bot_token:
         raise UserError(
@@ -191,11 +249,13 @@ def build_bot(settings: Settings) -> tuple[Any, Any, Any]:
             "copy the signing secret from the app's Basic Information page, or create an app-level token",
         )
     config = load_config(settings.config_path)
-    store = Store(settings.db)
+    store = open_store(settings)
     catalog = catalog_files.load()
     client = slack_app.make_client(settings.bot_token, settings.api_url)
     work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack")
     runs = ThreadPoolExecutor(max_workers=4, thread_name_prefix="run")
+    connect = cluster_connector(config, settings.kubeconfig)
+    guards = guard_factory(config, connect, settings.bot_namespace)
     service = Service(
         store=store,
         catalog=catalog,
@@ -203,16 +263,19 @@ def build_bot(settings: Settings) -> tuple[Any, Any, Any]:
         charts=chart_renderer(settings.helm_bin),
         groups_of=UsergroupCache(client, referenced_groups(config)),
         check=schema.problems,
+        guards=guards,
     )
     reporter = SlackReporter(client, store, tally=service.approval_tally)
     executor = Executor(
         store,
         catalog,
-        cluster_connector(config, settings.kubeconfig),
+        connect,
         service.charts,
         reporter,
         runs,
         wait_timeout=settings.wait_timeout,
+        fail_fast=settings.fail_fast,
+        guards=guards,
     )
     service.executor = executor
     from slack_bolt.error import BoltError

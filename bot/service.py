@@ -9,14 +9,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.core import approvals, model, plan, policy, secrets, validate
 from bot.core.catalog import Catalog, ServiceType
-from bot.core.commands import DeployRequest
-from bot.core.errors import NotFound, UserError
+from bot.core.commands import USAGE, DeployRequest
+from bot.core.errors import Conflict, Forbidden, NotFound, UserError
 from bot.core.records import (
     Actor,
     AuditEntry,
@@ -49,7 +49,25 @@ class DeploymentView(BaseModel):
 
     deployment: Deployment
     run: Run | None = None
-    update: str | None = None  # a newer version of the profile, if there is one
+    # A newer version of the profile to upgrade to; never one whose last attempt here just failed.
+    update: str | None = None
+    # The latest run when it failed: what was tried, where it stopped; `Retry` re-runs it.
+    failed_attempt: Run | None = None
+
+
+DeleteKind = Literal["profile", "version", "deployment"]
+
+
+class DeleteTarget(BaseModel):
+    """One thing `delete` can remove: a profile, one version of it, or a deployment on a cluster."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: DeleteKind
+    name: str
+    version: str | None = None
+    cluster: str | None = None
+    purge: bool = False
 
 
 @dataclass
@@ -63,11 +81,17 @@ class Service:
     executor: Executor | None = None
     # Schema check of every rendered object while planning (bot.kube.schema in production).
     check: plan.SchemaCheck | None = None
+    # The cluster's guardrails and the ports they need (scope from discovery, namespace owners).
+    guards: Callable[[str], plan.Guard] | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
     def help_text(self) -> str:
         return HELP
+
+    def run(self, run_id: int) -> Run:
+        """A run as stored (its plan: what it applies), for the "View plan" button."""
+        return self.store.get_run(run_id)
 
     def list_profiles(self) -> list[ProfileSummary]:
         return self.store.list_profiles()
@@ -84,9 +108,8 @@ class Service:
         return current
 
     def show(self, actor: Actor, name: str | None, version: str | None) -> VersionRecord:
-        rec = self.store.get_version(self._name_or_current(actor, name), _norm(version))
-        self.store.set_current(actor.channel, rec.name)
-        return rec
+        # Reading never changes the channel's current profile: only `use` and `create` do.
+        return self.store.get_version(self._name_or_current(actor, name), _norm(version))
 
     def versions(self, actor: Actor, name: str | None) -> list[VersionRecord]:
         name = self._name_or_current(actor, name)
@@ -145,11 +168,28 @@ class Service:
         text: str | None = None,
     ) -> VersionRecord:
         validate.profile(profile, self.catalog)
+        if secrets.given_values(profile, self.catalog) or secrets.manifest_secrets(profile):
+            # Stored only sealed (APPPROFILE_SECRET_KEY); never in clear text.
+            self.store.sealer.require(f"a secret value in {profile.ref}")
         rec = self.store.create_version(
             profile, actor=actor.user, channel=actor.channel, kind=kind, source=source, text=text
         )
-        self.store.set_current(actor.channel, rec.name)
+        if kind == "create":
+            self.store.set_current(actor.channel, rec.name)
         return rec
+
+    def _refuse_existing(self, name: str, *, field: str | None = None, what: str = "create") -> None:
+        """`create`, `import` and `clone` make new profiles; a new version is `version`'s job."""
+        latest = self.store.latest_version(name)
+        if latest is None:
+            return
+        major, minor, _ = model.version_key(latest)
+        following = f"{major}.{minor + 1}.0"
+        raise Conflict(
+            f"profile `{name}` already exists (latest version {latest}); `{what}` makes new profiles only",
+            f"to add a version type `/appprofile version {name} {following}`",
+            field=field,
+        )
 
     def create(
         self,
@@ -172,13 +212,29 @@ class Service:
             data["tags"] = tags
         profile = model.from_data(data)
         self._authorise(actor, "create", profile.ref)
+        self._refuse_existing(profile.name, field="name" if name else "yaml")
         # Kept as written when the form changed nothing (the store checks it is this profile).
         return self._save(actor, profile, kind="create", source=None, text=yaml_text)
 
     def import_yaml(self, actor: Actor, yaml_text: str) -> VersionRecord:
         profile = model.from_yaml(yaml_text)
-        self._authorise(actor, "create", profile.ref)
+        # A new version of an existing profile (GitOps) is a `version`, whatever it came through.
+        exists = self.store.latest_version(profile.name) is not None
+        self._authorise(actor, "version" if exists else "create", profile.ref)
         return self._save(actor, profile, kind="import", source=None, text=yaml_text)
+
+    def may_version(self, actor: Actor, name: str, version: str) -> None:
+        """Before a version form opens: refused now rather than after it is filled in."""
+        new = model.normalize_version(version)
+        self._authorise(actor, "version", f"{name}@{new}")
+        if any(r.version == new for r in self.store.list_versions(name)):
+            latest = self.store.latest_version(name) or new
+            major, minor, _ = model.version_key(latest)
+            following = f"{major}.{minor + 1}.0"
+            raise Conflict(
+                f"{name} {new} already exists; versions never change",
+                f"type `/appprofile version {name} {following}`",
+            )
 
     def new_version(
         self,
@@ -220,61 +276,132 @@ class Service:
         src = self.store.get_version(self._name_or_current(actor, source), _norm(source_version))
         version = model.normalize_version(new_version) if new_version else src.version
         self._authorise(actor, "clone", f"{new_name}@{version}")
+        self._refuse_existing(new_name, field="new_name", what="clone")
         data = model.to_data(src.profile())
         data["name"] = new_name
         data["version"] = version
         profile = model.from_data(data)
         return self._save(actor, profile, kind="clone", source=f"{src.name}@{src.version}")
 
-    def delete(self, actor: Actor, name: str, version: str | None, *, purge: bool = False) -> str:
-        target = f"{name}@{_norm(version)}" if version else name
-        self._authorise(actor, "delete", target)
-        if version is None and self._live_deployment(name) is not None:
-            # `delete shop` names a deployment when one is live: tearing it down is what the
-            # person means (the profile could not be deleted while it is deployed anyway).
-            return self.delete_deployment(actor, name, purge=purge)
-        if version:
-            self.store.delete_version(name, _norm(version) or "", actor=actor.user, channel=actor.channel)
-            return f"Deleted {name} {_norm(version)}."
-        self.store.delete_profile(name, actor=actor.user, channel=actor.channel)
-        return f"Deleted profile {name} and all its versions."
+    # -- deleting --------------------------------------------------------------------------
 
-    def _live_deployment(self, name: str) -> Deployment | None:
-        live = [d for d in self.store.find_deployments(name) if d.status != "deleted"]
+    def _live(self, name: str) -> list[Deployment]:
+        return [d for d in self.store.find_deployments(name) if d.status != "deleted"]
+
+    def _deployment_on(self, name: str, cluster: str | None, command: str) -> Deployment:
+        """The live deployment `name` (on `cluster`); several and no cluster named → refused."""
+        live = self._live(name)
+        if cluster is not None:
+            found = [d for d in live if d.cluster == cluster]
+            if not found:
+                where = ", ".join(d.cluster for d in live) or "no cluster"
+                raise NotFound(
+                    f"there is no deployment `{name}` on {cluster} (it is on {where})",
+                    "see `/appprofile deployments`",
+                )
+            return found[0]
+        if not live:
+            raise NotFound(f"there is no deployment named `{name}`", "see `/appprofile deployments`")
         if len(live) > 1:
-            where = ", ".join(d.cluster for d in live)
-            raise UserError(
-                f"`{name}` is deployed on several clusters ({where})", "delete it on one cluster at a time"
-            )
-        return live[0] if live else None
+            raise _several(name, live, command)
+        return live[0]
 
-    def describe_delete(self, actor: Actor, name: str, version: str | None, *, purge: bool = False) -> str:
-        """What `delete NAME[@V]` would do, said before the person confirms it."""
-        dep = None if version else self._live_deployment(name)
-        if dep is not None:
-            kept = (
-                "persistent volumes and generated passwords are deleted too"
-                if purge
-                else ("persistent volumes and generated passwords are kept (add --purge to delete them)")
-            )
-            gate = self.config.clusters.get(dep.cluster)
-            approval = " It needs approval on this cluster." if gate and gate.approval else ""
-            return (
-                f"This tears down deployment *{dep.name}* on `{dep.cluster}` ({dep.profile}@{dep.version}, "
-                f"{len(dep.inventory)} objects); {kept}.{approval}"
-            )
-        if version:
+    def delete_targets(
+        self, actor: Actor, name: str, version: str | None, cluster: str | None, *, purge: bool = False
+    ) -> list[DeleteTarget]:
+        """What `delete` names: one target to confirm, or several to choose between."""
+        if version is not None:
             rec = self.store.get_version(name, _norm(version))
-            return f"This deletes version `{rec.version}` of profile *{name}*. It cannot be undone."
-        count = len(self.versions(actor, name))
-        return f"This deletes profile *{name}* and all {count} of its versions. It cannot be undone."
+            return [DeleteTarget(kind="version", name=name, version=rec.version)]
+        if cluster is not None:
+            dep = self._deployment_on(name, cluster, "delete")
+            return [DeleteTarget(kind="deployment", name=name, cluster=dep.cluster, purge=purge)]
+        live = self._live(name)
+        is_profile = self.store.latest_version(name) is not None
+        if not is_profile and len(live) > 1:
+            raise _several(name, live, "delete")
+        targets = [DeleteTarget(kind="deployment", name=name, cluster=d.cluster, purge=purge) for d in live]
+        if is_profile or not live:
+            self.store.get_version(name)  # neither a profile nor a deployment: NotFound
+            targets.append(DeleteTarget(kind="profile", name=name))
+        return targets
 
-    def delete_deployment(self, actor: Actor, name: str, *, purge: bool = False) -> str:
+    def describe_delete(self, actor: Actor, target: DeleteTarget) -> str:
+        """What deleting `target` would do, said before the person confirms it."""
+        if target.kind == "deployment":
+            return self._describe_teardown(self._deployment_on(target.name, target.cluster, "delete"), target)
+        if target.kind == "version":
+            rec = self.store.get_version(target.name, target.version)
+            return f"This deletes version `{rec.version}` of profile *{target.name}*. It cannot be undone."
+        self._refuse_profile_in_use(target.name)
+        count = len(self.versions(actor, target.name))
+        return (
+            f"This deletes profile *{target.name}* and all {_count(count, 'version')}. It cannot be undone."
+        )
+
+    def profile_versions(self, name: str) -> int:
+        return len(self.store.list_versions(name))
+
+    def _describe_teardown(self, dep: Deployment, target: DeleteTarget) -> str:
+        kept = (
+            "persistent volumes and generated passwords are deleted too"
+            if target.purge
+            else "persistent volumes and generated passwords are kept (add --purge to delete them)"
+        )
+        gate = self.config.clusters.get(dep.cluster)
+        approval = " It needs approval on this cluster." if gate and gate.approval else ""
+        return (
+            f"This tears down deployment *{dep.name}* on `{dep.cluster}` ({dep.profile}@{dep.version}, "
+            f"{_count(len(dep.inventory), 'object')}); {kept}.{approval}"
+        )
+
+    def _refuse_profile_in_use(self, name: str) -> None:
+        """A profile with live deployments stays; the refusal says how to delete them first."""
+        using = [d for d in self.store.list_deployments() if d.profile == name and d.status != "deleted"]
+        if not using:
+            return
+        listing = ", ".join(f"{d.name} on {d.cluster}" for d in using)
+        commands = " then ".join(f"`/appprofile delete {d.name} from {d.cluster}`" for d in using)
+        raise Conflict(
+            f"profile `{name}` cannot be deleted: it is still deployed ({listing})",
+            f"delete those deployments first: {commands}",
+        )
+
+    def delete(
+        self,
+        actor: Actor,
+        name: str,
+        version: str | None,
+        *,
+        purge: bool = False,
+        cluster: str | None = None,
+    ) -> str:
+        """Delete without asking which (the CLI and tests): a live deployment wins over the profile,
+        which could not be deleted while it is deployed anyway."""
+        targets = self.delete_targets(actor, name, version, cluster, purge=purge)
+        live = [t for t in targets if t.kind == "deployment"]
+        if len(live) > 1:
+            raise _several(name, self._live(name), "delete")
+        return self.delete_target(actor, live[0] if live else targets[0])
+
+    def delete_target(self, actor: Actor, target: DeleteTarget) -> str:
+        """Carry out a confirmed delete; everything is re-checked here, nothing trusted from the click."""
+        label = f"{target.name}@{target.version}" if target.version else target.name
+        self._authorise(actor, "delete", f"{label} on {target.cluster}" if target.cluster else label)
+        if target.kind == "deployment":
+            return self.delete_deployment(actor, target.name, target.cluster, purge=target.purge)
+        if target.kind == "version":
+            version = _norm(target.version) or ""
+            self.store.delete_version(target.name, version, actor=actor.user, channel=actor.channel)
+            return f"Deleted {target.name} {version}."
+        self._refuse_profile_in_use(target.name)
+        self.store.delete_profile(target.name, actor=actor.user, channel=actor.channel)
+        return f"Deleted profile {target.name} and all its versions."
+
+    def delete_deployment(self, actor: Actor, name: str, cluster: str | None, *, purge: bool = False) -> str:
         if self.executor is None:
             raise UserError("deployments cannot be deleted: this bot has no cluster configured")
-        dep = self._live_deployment(name)
-        if dep is None:
-            raise NotFound(f"there is no deployment named `{name}`", "see `/appprofile deployments`")
+        dep = self._deployment_on(name, cluster, "delete")
         # Tearing down is a change to the cluster like a deploy: same channel rule, same approval.
         try:
             policy.check_channel(self.config, dep.cluster, actor.channel)
@@ -283,20 +410,54 @@ class Service:
             raise
         rule = self.config.cluster(dep.cluster).approval
         if rule is None:
-            run_id = self.executor.request_delete(actor.user, actor.channel, name, purge=purge)
+            run_id = self._request_teardown(actor, dep, purge=purge)
             return f"Deleting deployment {name} on {dep.cluster} (run #{run_id}); progress is in the channel."
         older = self.store.pending_approval_run(dep.cluster, dep.name)
-        run_id = self.executor.request_delete(
-            actor.user,
-            actor.channel,
-            name,
-            purge=purge,
-            awaiting_approval=True,
-            expires_in=float(rule.expires_after),
-        )
+        run_id = self._request_teardown(actor, dep, purge=purge, expires_in=float(rule.expires_after))
         self._supersede(actor, older, run_id)
         self.executor.reporter.approval(run_id)
         return f"Deleting {name} on {dep.cluster} needs approval: the card is in the channel (run #{run_id})."
+
+    def _request_teardown(
+        self, actor: Actor, dep: Deployment, *, purge: bool, expires_in: float | None = None
+    ) -> int:
+        """The executor's teardown request for this very deployment (its name may be on several
+        clusters; the executor looks deployments up by name alone)."""
+        if self.executor is None:
+            raise UserError("deployments cannot be deleted: this bot has no cluster configured")
+        awaiting = expires_in is not None
+        if len(self._live(dep.name)) == 1:
+            return self.executor.request_delete(
+                actor.user,
+                actor.channel,
+                dep.name,
+                purge=purge,
+                awaiting_approval=awaiting,
+                expires_in=expires_in,
+            )
+        teardown = {"changes": [_prune(it) for it in dep.inventory], "purge": purge}
+        run = self.store.create_run(
+            deployment_id=dep.id,
+            cluster=dep.cluster,
+            deployment=dep.name,
+            profile=dep.profile,
+            version=dep.version,
+            kind="delete",
+            status="awaiting_approval" if awaiting else "queued",
+            requested_by=actor.user,
+            channel=actor.channel,
+            fingerprint=plan.fingerprint({"delete": dep.ref, **teardown}),
+            plan=teardown,
+            options={"purge": purge},
+            expires_at=self.store.timestamp(expires_in) if expires_in is not None else None,
+        )
+        self.store.audit(actor.user, actor.channel, "delete", dep.ref, "requested", f"purge={purge}")
+        if not awaiting:
+            posted = self.executor.reporter.started(run.id)
+            if posted:
+                self.store.update_run(run.id, channel=posted[0], message_ts=posted[1])
+            self.executor.kick(dep.cluster, dep.name)
+        return run.id
 
     def _supersede(self, actor: Actor, older: Run | None, newer: int | None) -> None:
         """A newer request for the same deployment supersedes the pending one; its card says so."""
@@ -317,6 +478,7 @@ class Service:
         name = self._name_or_current(actor, req.profile)
         rec = self.store.get_version(name, _norm(req.version))
         self.config.cluster(req.cluster)
+        self._refuse_secret_sets(rec.profile(), req.sets)
         target = plan.Target(
             cluster=req.cluster, deployment=req.name or rec.name, user=actor.user_name or actor.user
         )
@@ -335,8 +497,24 @@ class Service:
             sets=req.sets,
             deployed=deployed,
             check=self.check,
+            guard=self.guards(req.cluster) if self.guards is not None else None,
         )
         return rec, p
+
+    def _refuse_secret_sets(self, profile: model.Profile, sets: dict[str, str]) -> None:
+        """`--set tier.password=…` would put a secret in the run's options and the audit trail:
+        a secret parameter's value belongs in the profile. The value is never repeated."""
+        types = {t.name: t.type for t in profile.tiers}
+        for key in sets:
+            tier, _, param = key.partition(".")
+            svc = self.catalog.services.get(types.get(tier, ""))
+            if svc is not None and any(p.name == param and p.secret for p in svc.params):
+                raise UserError(
+                    f"`--set {tier}.{param}` is refused: `{param}` is a secret parameter of tier "
+                    f"`{tier}` ({svc.type}), and --set values are not kept secret",
+                    f"put the value in the profile instead (`/appprofile version {profile.name}`), "
+                    "or leave it out to have one generated at the first deploy",
+                )
 
     def deploy(self, actor: Actor, req: DeployRequest, *, kind: RunKind = "deploy") -> DeployTicket:
         self._authorise(actor, "deploy", f"{req.profile or ''}@{req.cluster}")
@@ -387,6 +565,7 @@ class Service:
             raise UserError("this deploy does not need approval")
         action: Decision = "approve" if decision == "approve" else "reject"
         try:
+            _check_decision_channel(self.config, run, actor.channel)
             approvals.check_decision(
                 cc.approval,
                 run,
@@ -473,22 +652,26 @@ class Service:
         return self.deploy(actor, req, kind="rollback" if rollback else "deploy")
 
     def deployments(self, actor: Actor) -> list[DeploymentView]:
-        return [
-            DeploymentView(deployment=d, update=self.update_available(d))
-            for d in self.store.list_deployments()
-            if d.status != "deleted"
-        ]
+        return [self._view(d) for d in self.store.list_deployments() if d.status != "deleted"]
 
-    def status(self, actor: Actor, name: str | None) -> list[DeploymentView]:
-        deps = self.store.find_deployments(name) if name else [v.deployment for v in self.deployments(actor)]
-        if name and not deps:
+    def _view(self, dep: Deployment) -> DeploymentView:
+        run = self.store.latest_run(dep.cluster, dep.name)
+        failed = run if run is not None and run.status == "failed" and run.kind != "delete" else None
+        update = self.update_available(dep)
+        if failed is not None and update == failed.version:
+            update = None  # just failed here: offer Retry, not Upgrade
+        return DeploymentView(deployment=dep, run=run, update=update, failed_attempt=failed)
+
+    def status(self, actor: Actor, name: str | None, cluster: str | None = None) -> list[DeploymentView]:
+        if name is None:
+            return self.deployments(actor)
+        if cluster is not None:
+            return [self._view(self._deployment_on(name, cluster, "status"))]
+        deps = self.store.find_deployments(name)
+        if not deps:
             raise NotFound(f"there is no deployment named `{name}`", "see `/appprofile deployments`")
-        return [
-            DeploymentView(
-                deployment=d, run=self.store.latest_run(d.cluster, d.name), update=self.update_available(d)
-            )
-            for d in deps
-        ]
+        live = [d for d in deps if d.status != "deleted"]
+        return [self._view(d) for d in (live or deps)]
 
     def update_available(self, dep: Deployment) -> str | None:
         """The profile's newest version when it is newer than what the deployment runs."""
@@ -506,11 +689,9 @@ class Service:
         req = DeployRequest(profile=dep.profile, version=None, cluster=cluster, name=name, sets={})
         return self.deploy(actor, req)
 
-    def outputs(self, actor: Actor, name: str) -> dict[str, dict[str, str]]:
-        deps = [d for d in self.store.find_deployments(name) if d.status != "deleted"]
-        if not deps:
-            raise NotFound(f"there is no deployment named `{name}`", "see `/appprofile deployments`")
-        return deps[0].outputs
+    def outputs(self, actor: Actor, name: str, cluster: str | None = None) -> Deployment:
+        """The deployment whose outputs to show (they are stored masked)."""
+        return self._deployment_on(name, cluster, "outputs")
 
     def audit(self, actor: Actor, limit: int, profile: str | None, cluster: str | None) -> list[AuditEntry]:
         return self.store.list_audit(limit=limit, profile=profile, cluster=cluster)
@@ -520,14 +701,69 @@ def _norm(version: str | None) -> str | None:
     return model.normalize_version(version) if version else None
 
 
-HELP = """\
-*App Profiles* — versioned stacks of service tiers, deployed from this channel.
-• `/appprofile create` — paste YAML in a ``` block, or get a form
-• `/appprofile list` · `show NAME[@V]` · `versions NAME` · `diff NAME V1 V2` · `export NAME@V`
-• `/appprofile version NAME NEW [--from V]` — a new version, edited in a form
-• `/appprofile clone SRC[@V] NEW [--version V]` · `clone v2` (the channel's current profile)
-• `/appprofile use NAME` — make NAME this channel's current profile
-• `/appprofile services [TYPE]` — tier types, their parameters and outputs
-• `/appprofile deploy [PROFILE[@V]] [to] CLUSTER [as NAME] [--set tier.key=value]`
-• `/appprofile status [NAME]` · `deployments` · `outputs NAME` · `delete NAME[@V] [--purge]` · `audit [N]`
-Versions: `v2`, `2` and `2.0` all mean 2.0.0."""
+def _check_decision_channel(config: policy.Config, run: Run, channel: str) -> None:
+    """An approval counts only from a channel the cluster's `channels` rule allows."""
+    cc = config.cluster(run.cluster)
+    if cc.channels and channel not in cc.channels:
+        listing = ", ".join(f"<#{c}>" for c in cc.channels)
+        raise Forbidden(
+            f"approvals for `{run.cluster}` do not count from this channel: the cluster's `channels` "
+            f"rule allows only {listing}",
+            f"click Approve or Reject on the card in {listing} (or change `clusters.{run.cluster}.channels`)",
+        )
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _several(name: str, live: list[Deployment], command: str) -> UserError:
+    """`NAME` is deployed on several clusters and none was named: list them, say what to type."""
+    where = ", ".join(d.cluster for d in live)
+    verb = "from" if command == "delete" else "on"
+    return UserError(
+        f"`{name}` is deployed on {len(live)} clusters ({where}); say which one",
+        f"e.g. `/appprofile {command} {name} {verb} {live[0].cluster}`",
+    )
+
+
+def _prune(item: dict[str, Any]) -> dict[str, Any]:
+    """An inventory entry as a prune change (the shape the executor's teardown plans use)."""
+    ref = {
+        "api_version": item["apiVersion"],
+        "kind": item["kind"],
+        "name": item["name"],
+        "namespace": item.get("namespace"),
+    }
+    return {"action": "prune", "tier": item["tier"], "ref": ref}
+
+
+# What each command does, next to its usage from the parser: HELP and the usage hints never differ.
+_DOES: dict[str, str] = {
+    "help": "this list",
+    "list": "the profiles",
+    "show": "one version: YAML, secrets masked",
+    "versions": "the version history",
+    "services": "tier types, their parameters and outputs",
+    "use": "make NAME this channel's current profile",
+    "create": "a new profile from YAML (in a code block) or a form; it becomes the channel's current profile",
+    "version": "a new version of NAME, edited in a form prefilled with the source YAML",
+    "clone": "a copy under a new name; `clone v2` starts from the channel's current profile",
+    "diff": "unified diff between two versions",
+    "export": "the YAML, for GitOps",
+    "delete": "a profile version, a profile, or the deployment on CLUSTER (volumes kept unless --purge)",
+    "deploy": "plan, approval where needed, then tier by tier; no profile: the channel's current one",
+    "status": "live state, on every cluster NAME is deployed to unless one is named",
+    "deployments": "everything deployed, with updates available",
+    "outputs": "a deployment's outputs, secrets masked",
+    "audit": "who did what, where, when, with what result",
+}
+
+HELP = "\n".join(
+    [
+        "*App Profiles* — versioned stacks of service tiers, deployed from this channel.",
+        *(f"• `{usage}` — {_DOES[sub]}" for sub, usage in USAGE.items()),
+        "Versions: `v2`, `2` and `2.0` all mean 2.0.0. A command without what it needs opens a form "
+        "or says what to type.",
+    ]
+)

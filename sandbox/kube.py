@@ -1,15 +1,20 @@
 """A Kubernetes API emulator on loopback for tests and the local sandbox.
 
 Built on `kmock.KubernetesEmulator` (pinned to 0.8): kmock provides the aiohttp server, the
-request log, API discovery and Status error rendering. kmock 0.8's own object store has the
-gaps listed in `reference/kubernetes-testing.md` (namespaces mis-parsed, no upsert on apply,
-no uid/resourceVersion/generation, no selectors, endless watches, ...). Patching around each of
-them inside its store touched more private code than replacing it, so resource requests are
-parsed and served here with a small store of our own; everything else stays kmock's.
+request log, /version and Status error rendering. kmock 0.8's own object store has the gaps
+listed in `reference/kubernetes-testing.md` (namespaces mis-parsed, no upsert on apply, no
+uid/resourceVersion/generation, no selectors, endless watches, ...). Patching around each of them
+inside its store touched more private code than replacing it, so resource requests are parsed and
+served here with a small store of our own. Beside it, in modules named after what they hold:
+`kube_kinds` (every built-in kind with its true scope, read from the official client, and the
+kinds of stored CRDs), `kube_discovery`, `kube_auth` (impersonation, grants, 403 wording),
+`kube_controller` and `kube_pods` (workloads make pods; `:nopull`/`:crash` images fail),
+`kube_selectors`, `kube_errors`.
 
 What this still does not emulate, on purpose: server-side apply field ownership and conflicts
 (one field manager's full intent replaces the spec-like fields), strategic-merge list
-semantics, defaulting, schema validation, admission, RBAC, and real controller timing.
+semantics, defaulting, schema validation, admission, evaluation of the stored RBAC objects (only
+`grant()`/an authorizer decide), and real kubelet timing.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp.web
@@ -35,144 +40,33 @@ import yaml
 from kmock._internal import apps, parsing, references, rendering
 from kubernetes import client as k8s_client
 
+from sandbox import kube_discovery, kube_pods
+from sandbox.kube_auth import Attributes, Authorizer, Grants, Impersonation, forbidden, impersonated, verb_of
+from sandbox.kube_controller import Controller
+from sandbox.kube_errors import ApiError, not_found, status_body
+from sandbox.kube_kinds import Kind, Registry
+from sandbox.kube_selectors import field_selector_matches, label_selector_matches
+
 _WATCH_MAX_SECONDS = 1800.0
 _EVENT_LOG = 5000
 # TEST-NET-1 (RFC 5737): a documentation address, only ever written into status, never contacted.
 LOAD_BALANCER_IP = "192.0.2.10"
 
 
-@dataclasses.dataclass(frozen=True)
-class Kind:
-    group: str
-    version: str
-    plural: str
-    kind: str
-    namespaced: bool
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-
-KINDS: tuple[Kind, ...] = (
-    Kind("", "v1", "namespaces", "Namespace", False),
-    Kind("", "v1", "pods", "Pod", True),
-    Kind("", "v1", "services", "Service", True),
-    Kind("", "v1", "secrets", "Secret", True),
-    Kind("", "v1", "configmaps", "ConfigMap", True),
-    Kind("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True),
-    Kind("", "v1", "serviceaccounts", "ServiceAccount", True),
-    Kind("", "v1", "events", "Event", True),
-    Kind("apps", "v1", "deployments", "Deployment", True),
-    Kind("apps", "v1", "statefulsets", "StatefulSet", True),
-    Kind("apps", "v1", "daemonsets", "DaemonSet", True),
-    Kind("apps", "v1", "replicasets", "ReplicaSet", True),
-    Kind("batch", "v1", "jobs", "Job", True),
-    Kind("batch", "v1", "cronjobs", "CronJob", True),
-    Kind("networking.k8s.io", "v1", "ingresses", "Ingress", True),
-    Kind("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True),
-    Kind("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
-    Kind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
-    Kind("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True),
-    Kind("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True),
-    Kind("storage.k8s.io", "v1", "storageclasses", "StorageClass", False),
-)
-_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 _IDENTITY = ("apiVersion", "kind", "metadata", "status")
+_CRD = ("apiextensions.k8s.io", "customresourcedefinitions")
+_REASONS = {
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    410: "Gone",
+    422: "Invalid",
+    429: "TooManyRequests",
+    503: "ServiceUnavailable",
+}
 
 # (group, plural, namespace or "", name)
 Key = tuple[str, str, str, str]
-
-
-def _kind_of(name: str) -> Kind:
-    for k in KINDS:
-        if name in (k.kind, k.plural):
-            return k
-    raise KeyError(f"unknown kind {name!r}; known: {', '.join(k.kind for k in KINDS)}")
-
-
-def _status(code: int, reason: str, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Status",
-        "metadata": {},
-        "status": "Failure",
-        "code": code,
-        "reason": reason,
-        "message": message,
-        "details": dict(details or {}),
-    }
-
-
-class ApiError(Exception):
-    """A Kubernetes Status answer (the request is wrong, not the emulator)."""
-
-    def __init__(self, code: int, reason: str, message: str, details: Mapping[str, Any] | None = None):
-        super().__init__(message)
-        self.body = _status(code, reason, message, details)
-        self.code = code
-
-
-def _not_found(kind: Kind, name: str) -> ApiError:
-    res = f"{kind.plural}.{kind.group}" if kind.group else kind.plural
-    return ApiError(404, "NotFound", f'{res} "{name}" not found', {"name": name, "kind": kind.plural})
-
-
-# ---- selectors -------------------------------------------------------------------------------
-
-_SET_TERM = re.compile(r"^\s*([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
-
-
-def _split_terms(selector: str) -> list[str]:
-    # Commas separate terms, except inside "in (a,b)".
-    terms, depth, cur = [], 0, ""
-    for ch in selector:
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "," and depth == 0:
-            terms.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    terms.append(cur)
-    return [t.strip() for t in terms if t.strip()]
-
-
-def label_selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
-    for term in _split_terms(selector):
-        m = _SET_TERM.match(term)
-        if m:
-            values = {v.strip() for v in m.group(3).split(",")}
-            present = m.group(1) in labels and labels[m.group(1)] in values
-            if present != (m.group(2) == "in"):
-                return False
-        elif "!=" in term:
-            k, v = (s.strip() for s in term.split("!=", 1))
-            if labels.get(k) == v:
-                return False
-        elif "=" in term:
-            k, v = (s.strip() for s in term.replace("==", "=").split("=", 1))
-            if labels.get(k) != v:
-                return False
-        elif term.startswith("!"):
-            if term[1:].strip() in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True
-
-
-def field_selector_matches(selector: str, obj: Mapping[str, Any]) -> bool:
-    meta = obj.get("metadata") or {}
-    for term in _split_terms(selector):
-        negate = "!=" in term
-        field, value = (s.strip() for s in term.replace("==", "=").replace("!=", "=").split("=", 1))
-        if field not in ("metadata.name", "metadata.namespace"):
-            raise ApiError(400, "BadRequest", f'"{field}" is not a known field selector')
-        actual = meta.get(field.split(".", 1)[1]) or ""
-        if (actual == value) == negate:
-            return False
-    return True
 
 
 # ---- merging -------------------------------------------------------------------------------------
@@ -202,6 +96,7 @@ class _Fault:
     status: int
     body: Any
     times: int
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(eq=False)
@@ -223,6 +118,12 @@ class Emulator(kmock.KubernetesEmulator):
 
     controllers: bool = False
     ready_after: float = 0.5
+    authorizer: Authorizer | None = None
+    grants: Grants | None = None
+    _kinds: Registry = attrs.field(factory=Registry, init=False)
+    _pods_logs: dict[tuple[str, str, str, bool], str] = attrs.field(factory=dict, init=False)
+    _impersonations: list[Impersonation] = attrs.field(factory=list, init=False)
+    _controller: Controller | None = attrs.field(default=None, init=False)
     _store: dict[Key, dict[str, Any]] = attrs.field(factory=dict, init=False)
     _rv: int = attrs.field(default=1, init=False)
     _log: collections.deque[tuple[int, Kind, str, dict[str, Any]]] = attrs.field(
@@ -236,18 +137,10 @@ class Emulator(kmock.KubernetesEmulator):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
-        for k in KINDS:
-            self.resources[f"{k.group}/{k.version}/{k.plural}" if k.group else f"v1/{k.plural}"] = (
-                references.ResourceInfo(
-                    kind=k.kind,
-                    singular=k.kind.lower(),
-                    namespaced=k.namespaced,
-                    verbs=_VERBS,
-                    subresources={"status"},
-                )
-            )
+        if self.controllers:
+            self._controller = Controller(self)
         for ns in ("default", "kube-system"):
-            self._create(_kind_of("Namespace"), {"metadata": {"name": ns}}, None, dry_run=False)
+            self._create(self.kind("Namespace"), {"metadata": {"name": ns}}, None, dry_run=False)
 
     # ---- request entry: our own path parsing (kmock 0.8 mis-parses /api/v1/namespaces) --------
 
@@ -256,6 +149,9 @@ class Emulator(kmock.KubernetesEmulator):
         try:
             request = await self._parse(raw)
             self._requests.append(request)
+            who = impersonated(raw.headers)
+            if who is not None:
+                self._impersonations.append(Impersonation(who[0], who[1], raw.method, raw.path_qs))
             return await self._handle(request)
         except ApiError as e:
             return aiohttp.web.json_response(e.body, status=e.code)
@@ -304,43 +200,144 @@ class Emulator(kmock.KubernetesEmulator):
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         res = request.resource
         if res is None or res.plural is None:
-            # Discovery (/api, /apis, /version, group lists) stays kmock's.
+            doc = self._discovery(request.url.path)
+            if doc is not None:
+                return aiohttp.web.json_response(doc)
+            # /, /api and /version stay kmock's.
             resp: aiohttp.web.StreamResponse = await apps.RawHandler._handle(self, request)
             return resp
         fault = self._take_fault(request)
         if fault is not None:
             return await self._serve_fault(request, fault)
-        kind = next(
-            (k for k in KINDS if (k.group, k.version, k.plural) == (res.group, res.version, res.plural)),
-            None,
-        )
+        kind = self._kinds.served(str(res.group), str(res.version), str(res.plural))
         if kind is None:
-            raise ApiError(404, "NotFound", f"no resource {res.plural} here")
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
         method = str(request.method.value).upper()
         ns = request.namespace if kind.namespaced else None
-        if request.params.get("watch") in ("true", "1"):
+        watching = request.params.get("watch") in ("true", "1")
+        self._authorize(request, kind, ns, verb_of(method, request.name is not None, watching))
+        if watching:
             return await self._sim_watch(request, kind, ns)
+        if (kind.plural, request.subresource) == ("pods", "log") and kind.group == "" and method == "GET":
+            return self._pod_log(str(ns), str(request.name), request.params)
         if request.subresource not in (None, "status"):
             raise ApiError(404, "NotFound", f"subresource {request.subresource} is not served")
         if request.name is None:
-            if method == "GET":
-                return aiohttp.web.json_response(self._list(kind, ns, request.params))
-            if method == "POST":
-                if not isinstance(request.data, dict):
-                    raise ApiError(400, "BadRequest", "the body of the request is not an object")
-                obj = self._create(kind, request.data, ns, dry_run=request.params.get("dryRun") == "All")
-                return aiohttp.web.json_response(obj, status=201)
-            raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on a collection")
+            return self._collection(request, kind, ns, method)
+        return self._member(request, kind, ns, method)
+
+    def _collection(
+        self, request: rendering.Request, kind: Kind, ns: str | None, method: str
+    ) -> aiohttp.web.StreamResponse:
         if method == "GET":
-            return aiohttp.web.json_response(self._get(kind, ns, request.name))
+            return aiohttp.web.json_response(self._list(kind, ns, request.params))
+        if method == "POST":
+            if not isinstance(request.data, dict):
+                raise ApiError(400, "BadRequest", "the body of the request is not an object")
+            obj = self._create(kind, request.data, ns, dry_run=request.params.get("dryRun") == "All")
+            return aiohttp.web.json_response(obj, status=201)
+        raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on a collection")
+
+    def _member(
+        self, request: rendering.Request, kind: Kind, ns: str | None, method: str
+    ) -> aiohttp.web.StreamResponse:
+        name = str(request.name)
+        if method == "GET":
+            return aiohttp.web.json_response(self._get(kind, ns, name))
         if method == "DELETE":
-            return aiohttp.web.json_response(self._delete(kind, ns, request.name))
+            return aiohttp.web.json_response(self._delete(kind, ns, name))
         if method in ("PATCH", "PUT"):
             if not isinstance(request.data, dict):
                 raise ApiError(400, "BadRequest", "the body of the request is not an object")
-            obj = self._write(kind, ns, request.name, request, method)
-            return aiohttp.web.json_response(obj)
+            return aiohttp.web.json_response(self._write(kind, ns, name, request, method))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed")
+
+    def _discovery(self, path: str) -> dict[str, Any] | None:
+        """Our discovery documents (see `kube_discovery`), or None for kmock's own paths."""
+        parts = [p for p in path.strip("/").split("/") if p]
+        kinds = self._kinds.all()
+        doc: dict[str, Any] | None
+        if parts == ["apis"]:
+            return kube_discovery.api_group_list(kinds)
+        if parts == ["api", "v1"]:
+            doc = kube_discovery.resource_list(kinds, "", "v1")
+        elif len(parts) == 2 and parts[0] == "apis":
+            doc = kube_discovery.api_group(kinds, parts[1])
+        elif len(parts) == 3 and parts[0] == "apis":
+            doc = kube_discovery.resource_list(kinds, parts[1], parts[2])
+        else:
+            return None
+        if doc is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return doc
+
+    def _authorize(self, request: rendering.Request, kind: Kind, ns: str | None, verb: str) -> None:
+        """403 for an impersonated identity that no grant allows (see `kube_auth`)."""
+        raw = request._raw_request
+        who = impersonated(raw.headers) if raw is not None else None
+        if who is None or (self.authorizer is None and self.grants is None):
+            return
+        attrs_ = Attributes(
+            who[0], who[1], verb, kind.group, kind.plural, request.subresource, ns, request.name
+        )
+        if any(check is not None and check(attrs_) for check in (self.authorizer, self.grants)):
+            return
+        message, details = forbidden(attrs_)
+        raise ApiError(403, "Forbidden", message, details)
+
+    # ---- pods/log -----------------------------------------------------------------------------
+
+    def _pod_log(self, ns: str, name: str, params: Mapping[str, str]) -> aiohttp.web.StreamResponse:
+        pod = self._store.get(("", "pods", ns, name))
+        if pod is None:
+            raise not_found(self.kind("Pod"), name)
+        container = self._log_container(pod, params.get("container"))
+        previous = params.get("previous") in ("true", "1")
+        text = self._pods_logs.get((ns, name, container, previous))
+        if text is None:
+            text = self._no_log(pod, container, previous)
+        tail = params.get("tailLines")
+        if tail is not None:
+            if not tail.isdigit():
+                raise ApiError(400, "BadRequest", f"tailLines: invalid value {tail!r}")
+            text = "".join(text.splitlines(keepends=True)[-int(tail) :] if int(tail) else [])
+        return aiohttp.web.Response(text=text, content_type="text/plain")
+
+    @staticmethod
+    def _log_container(pod: Mapping[str, Any], wanted: str | None) -> str:
+        names = [str(c.get("name")) for c in kube_pods.containers(pod)]
+        name = pod["metadata"]["name"]
+        if wanted:
+            if wanted not in names:
+                raise ApiError(400, "BadRequest", f"container {wanted} is not valid for pod {name}")
+            return wanted
+        if len(names) != 1:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]",
+            )
+        return names[0]
+
+    @staticmethod
+    def _no_log(pod: Mapping[str, Any], container: str, previous: bool) -> str:
+        """What the kubelet answers for a container that has logged nothing (yet)."""
+        name = pod["metadata"]["name"]
+        if previous:
+            raise ApiError(
+                400, "BadRequest", f'previous terminated container "{container}" in pod "{name}" not found'
+            )
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        waiting = next(
+            ((s.get("state") or {}).get("waiting") for s in statuses if s.get("name") == container), None
+        )
+        if waiting:
+            reason = str(waiting.get("reason") or "")
+            why = "trying and failing to pull image" if "Pull" in reason else reason
+            raise ApiError(
+                400, "BadRequest", f'container "{container}" in pod "{name}" is waiting to start: {why}'
+            )
+        return ""
 
     # ---- faults --------------------------------------------------------------------------------
 
@@ -369,18 +366,19 @@ class Emulator(kmock.KubernetesEmulator):
             resp = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
             await resp.prepare(raw)
             if fault.status == 410:
-                gone = _status(410, "Expired", "too old resource version")
+                gone = status_body(410, "Expired", "too old resource version")
                 await resp.write(json.dumps({"type": "ERROR", "object": gone}).encode() + b"\n")
                 await resp.write_eof()
             elif raw.transport is not None:
                 raw.transport.close()
             return resp
-        reasons = {403: "Forbidden", 404: "NotFound", 409: "Conflict", 410: "Gone", 422: "Invalid"}
         body = fault.body
         if body is None:
-            reason = reasons.get(fault.status, "InternalError")
-            body = _status(fault.status, reason, f"injected {fault.status}")
-        return aiohttp.web.json_response(body, status=fault.status)
+            reason = _REASONS.get(fault.status, "InternalError")
+            retry = fault.headers.get("Retry-After", "")
+            details = {"retryAfterSeconds": int(retry)} if retry.isdigit() else None
+            body = status_body(fault.status, reason, f"injected {fault.status}", details)
+        return aiohttp.web.json_response(body, status=fault.status, headers=dict(fault.headers))
 
     # ---- the store -------------------------------------------------------------------------
 
@@ -407,8 +405,40 @@ class Emulator(kmock.KubernetesEmulator):
         for w in list(self._watchers):
             if self._watch_matches(w, kind, snapshot):
                 w.queue.put_nowait((event, snapshot))
+        if (kind.group, kind.plural) == _CRD:
+            self._crd_changed(event, snapshot)
+        if self._controller is not None:
+            self._controller.changed(kind, event, snapshot)
         if self.controllers and event != "DELETED":
             self._schedule(kind, snapshot)
+
+    def _crd_changed(self, event: str, crd: dict[str, Any]) -> None:
+        """The apiextensions-apiserver's part: a CRD's kinds are served while it exists."""
+        name = str(crd["metadata"]["name"])
+        gone = self._kinds.undefine(name)
+        if event == "DELETED":
+            # Its custom objects go with it, as the API server deletes them.
+            for key in [k for k in self._store if any((g.group, g.plural) == k[:2] for g in gone)]:
+                obj = self._store.pop(key)
+                obj["metadata"]["resourceVersion"] = self._bump()
+                self._emit(gone[0], "DELETED", obj)
+            return
+        self._kinds.define(name, crd)
+        names = (crd.get("spec") or {}).get("names") or {}
+        established = {
+            "conditions": [
+                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts"},
+                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted"},
+            ],
+            "acceptedNames": names,
+            "storedVersions": [
+                k.version
+                for k in self._kinds.all()
+                if (k.group, k.kind) == ((crd.get("spec") or {}).get("group"), names.get("kind"))
+            ],
+        }
+        if crd.get("status") != established:
+            self.set_status(self.kind("CustomResourceDefinition"), None, name, established)
 
     def _watch_matches(self, w: _Watcher, kind: Kind, obj: Mapping[str, Any]) -> bool:
         meta = obj.get("metadata") or {}
@@ -421,13 +451,14 @@ class Emulator(kmock.KubernetesEmulator):
     def _get(self, kind: Kind, ns: str | None, name: str) -> dict[str, Any]:
         obj = self._store.get(self._key(kind, ns, name))
         if obj is None:
-            raise _not_found(kind, name)
-        return copy.deepcopy(obj)
+            raise not_found(kind, name)
+        # One store for all versions of a resource; it answers in the version asked for.
+        return {**copy.deepcopy(obj), "apiVersion": kind.api_version}
 
     def _list(self, kind: Kind, ns: str | None, params: Mapping[str, str]) -> dict[str, Any]:
         probe = _Watcher(kind, ns, params.get("labelSelector"), params.get("fieldSelector"), asyncio.Queue())
         items = [
-            copy.deepcopy(obj)
+            {**copy.deepcopy(obj), "apiVersion": kind.api_version}
             for (group, plural, _, _), obj in sorted(self._store.items())
             if (group, plural) == (kind.group, kind.plural) and self._watch_matches(probe, kind, obj)
         ]
@@ -451,6 +482,8 @@ class Emulator(kmock.KubernetesEmulator):
     ) -> dict[str, Any]:
         obj = copy.deepcopy(dict(body))
         meta = obj.setdefault("metadata", {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = f"{meta['generateName']}{uuid.uuid4().hex[:5]}"
         name = meta.get("name")
         if not name:
             raise ApiError(422, "Invalid", f"{kind.kind} is invalid: metadata.name: Required value")
@@ -467,7 +500,7 @@ class Emulator(kmock.KubernetesEmulator):
         if kind.namespaced:
             meta["namespace"] = ns
         else:
-            meta.pop("namespace", None)
+            meta.pop("namespace", None)  # as the API server does with a cluster-scoped object
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=_now(), generation=1)
         if kind.kind == "Service" and (obj.get("spec") or {}).get("type") != "ExternalName":
             spec = obj.setdefault("spec", {})
@@ -503,7 +536,7 @@ class Emulator(kmock.KubernetesEmulator):
         if old is None:
             if is_apply and request.subresource is None:
                 return self._create(kind, body, ns, dry_run=dry_run)  # apply creates (upsert)
-            raise _not_found(kind, name)
+            raise not_found(kind, name)
         new = copy.deepcopy(old)
         if request.subresource == "status":
             if method == "PUT" or is_apply:
@@ -549,15 +582,20 @@ class Emulator(kmock.KubernetesEmulator):
         key = self._key(kind, ns, name)
         obj = self._store.pop(key, None)
         if obj is None:
-            raise _not_found(kind, name)
+            raise not_found(kind, name)
         obj["metadata"]["resourceVersion"] = self._bump()
         self._emit(kind, "DELETED", obj)
         if kind.kind == "Namespace":
             # The namespace controller's job, done at once: everything inside goes with it.
             for other in [k for k in self._store if k[2] == name]:
-                inner = self._store.pop(other)
-                inner["metadata"]["resourceVersion"] = self._bump()
-                self._emit(next(k for k in KINDS if (k.group, k.plural) == other[:2]), "DELETED", inner)
+                inner = self._store.pop(other, None)
+                inner_kind = self._kinds.storage_kind(*other[:2])
+                if inner is not None and inner_kind is not None:
+                    inner["metadata"]["resourceVersion"] = self._bump()
+                    self._emit(inner_kind, "DELETED", inner)
+        if kind.kind == "Pod":
+            for log in [k for k in self._pods_logs if k[:2] == (key[2], name)]:
+                del self._pods_logs[log]
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
@@ -587,7 +625,7 @@ class Emulator(kmock.KubernetesEmulator):
             rv = int(since) if since.isdigit() else 0
             oldest = self._log[0][0] if self._log else self._rv
             if rv + 1 < oldest and len(self._log) == self._log.maxlen:
-                initial.append(("ERROR", _status(410, "Expired", f"too old resource version: {rv}")))
+                initial.append(("ERROR", status_body(410, "Expired", f"too old resource version: {rv}")))
             else:
                 initial.extend(
                     (event, obj)
@@ -632,11 +670,14 @@ class Emulator(kmock.KubernetesEmulator):
         for w in list(self._watchers):
             if self._watch_matches(w, kind, obj):
                 w.queue.put_nowait(("MODIFIED", copy.deepcopy(obj)))
+        if self._controller is not None:
+            self._controller.changed(kind, "MODIFIED", copy.deepcopy(obj), status_only=True)
         return copy.deepcopy(obj)
 
     def seed(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Create an object as a controller would, status included (e.g. pods for a test)."""
-        kind = _kind_of(str(body.get("kind")))
+        api_version = body.get("apiVersion")
+        kind = self.kind(str(body.get("kind")), str(api_version) if api_version else None)
         ns = (body.get("metadata") or {}).get("namespace")
         obj = self._create(kind, body, ns, dry_run=False)
         if body.get("status") is not None:
@@ -647,10 +688,49 @@ class Emulator(kmock.KubernetesEmulator):
         obj = self._store.get(self._key(kind, ns if kind.namespaced else None, name))
         return copy.deepcopy(obj) if obj is not None else None
 
+    def kind(self, name: str, api_version: str | None = None) -> Kind:
+        return self._kinds.lookup(name, api_version)
+
+    def kinds(self) -> list[Kind]:
+        return self._kinds.all()
+
+    def stored(self, kind: Kind, namespace: str) -> list[dict[str, Any]]:
+        return [
+            copy.deepcopy(obj)
+            for (group, plural, ns, _), obj in self._store.items()
+            if (group, plural, ns) == (kind.group, kind.plural, namespace)
+        ]
+
+    def create(self, kind: Kind, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._create(kind, body, (body.get("metadata") or {}).get("namespace"), dry_run=False)
+
+    def update_spec(self, kind: Kind, namespace: str, name: str, spec: Mapping[str, Any]) -> None:
+        obj = self._store[self._key(kind, namespace, name)]
+        obj["spec"] = copy.deepcopy(dict(spec))
+        obj["metadata"]["generation"] = int(obj["metadata"].get("generation", 1)) + 1
+        obj["metadata"]["resourceVersion"] = self._bump()
+        self._emit(kind, "MODIFIED", obj)
+
+    def remove(self, kind: Kind, namespace: str, name: str) -> None:
+        if self._key(kind, namespace, name) in self._store:
+            self._delete(kind, namespace, name)
+
+    def namespaces(self) -> list[str]:
+        return sorted(k[3] for k in self._store if k[:2] == ("", "namespaces"))
+
+    def write_log(self, namespace: str, pod: str, container: str, text: str, previous: bool) -> None:
+        self._pods_logs[(namespace, pod, container, previous)] = text
+
+    @property
+    def impersonations(self) -> list[Impersonation]:
+        return list(self._impersonations)
+
     def shutdown(self) -> None:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        if self._controller is not None:
+            self._controller.shutdown()
         for w in list(self._watchers):
             w.queue.put_nowait(None)
 
@@ -679,35 +759,8 @@ class Emulator(kmock.KubernetesEmulator):
 
     @staticmethod
     def _ready_status(kind: Kind, obj: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What the storage and cloud controllers would report; workloads are `Controller`'s."""
         spec = obj.get("spec") or {}
-        gen = obj["metadata"].get("generation", 1)
-        n = spec.get("replicas", 1)
-        if kind.kind == "Deployment":
-            return {
-                "observedGeneration": gen,
-                "replicas": n,
-                "updatedReplicas": n,
-                "readyReplicas": n,
-                "availableReplicas": n,
-                "conditions": [
-                    {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
-                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
-                ],
-            }
-        if kind.kind == "StatefulSet":
-            revision = f"{obj['metadata']['name']}-{gen}"
-            return {
-                "observedGeneration": gen,
-                "replicas": n,
-                "readyReplicas": n,
-                "currentReplicas": n,
-                "updatedReplicas": n,
-                "availableReplicas": n,
-                "currentRevision": revision,
-                "updateRevision": revision,
-            }
-        if kind.kind == "Job":
-            return {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
         if kind.kind == "PersistentVolumeClaim":
             return {"phase": "Bound"}
         if kind.kind == "Service" and spec.get("type") == "LoadBalancer":
@@ -739,9 +792,15 @@ def _route(path: str) -> parsing.ParsedPath:
 class SimCluster:
     """The emulator on 127.0.0.1, served from its own thread and event loop, with a sync API."""
 
-    def __init__(self, *, controllers: bool = False, ready_after: float = 0.5) -> None:
+    def __init__(
+        self, *, controllers: bool = False, ready_after: float = 0.5, authorizer: Authorizer | None = None
+    ) -> None:
+        """`controllers`: workloads get pods that run (see `kube_controller`), claims bind and
+        load balancers get an address, each after `ready_after` seconds. `authorizer`: decides
+        for impersonated requests (see `kube_auth`); `grant()` adds grants beside it."""
         self._controllers = controllers
         self._ready_after = ready_after
+        self._authorizer = authorizer
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -770,7 +829,9 @@ class SimCluster:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         # kmock creates asyncio objects in its constructor: build it inside the serving loop.
-        emulator = Emulator(controllers=self._controllers, ready_after=self._ready_after)
+        emulator = Emulator(
+            controllers=self._controllers, ready_after=self._ready_after, authorizer=self._authorizer
+        )
         # A plain aiohttp server, not `kmock.Server`: that one also patches aiohttp's resolver
         # class-wide and must be exited strictly LIFO, which several emulators in several threads
         # cannot promise (the one exited out of order raised and leaked its socket and session).
@@ -822,8 +883,24 @@ class SimCluster:
         return k8s_client.ApiClient(config)
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
-        k = _kind_of(kind)
-        result: dict[str, Any] | None = self._on_loop(lambda e: e.peek(k, namespace, name))
+        """The stored object of `kind` (a Kind or plural, in its preferred version)."""
+        result: dict[str, Any] | None = self._on_loop(lambda e: e.peek(e.kind(kind), namespace, name))
+        return result
+
+    def list_objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Every stored object of `kind` (in `namespace`, or all of them), sorted by key."""
+
+        def read(e: Emulator) -> list[dict[str, Any]]:
+            k = e.kind(kind)
+            spaces = [namespace or ""] if namespace or not k.namespaced else e.namespaces()
+            return [o for ns in spaces for o in sorted(e.stored(k, ns), key=lambda o: o["metadata"]["name"])]
+
+        result: list[dict[str, Any]] = self._on_loop(read)
+        return result
+
+    def kinds(self) -> list[Kind]:
+        """Every kind served now: the built-in ones and those of the stored CRDs."""
+        result: list[Kind] = self._on_loop(lambda e: e.kinds())
         return result
 
     def put(self, obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -833,16 +910,50 @@ class SimCluster:
     def set_status(
         self, kind: str, namespace: str | None, name: str, status: Mapping[str, Any]
     ) -> dict[str, Any]:
-        k = _kind_of(kind)
-        result: dict[str, Any] = self._on_loop(lambda e: e.set_status(k, namespace, name, status))
+        result: dict[str, Any] = self._on_loop(lambda e: e.set_status(e.kind(kind), namespace, name, status))
         return result
 
-    def fail_next(self, method: str, path_regex: str, status: int, body: Any = None, times: int = 1) -> None:
-        """Answer the next `times` matching requests with `status` (0 drops the connection;
-        410 on a watch sends a Gone event and ends the stream)."""
+    def set_log(self, namespace: str, pod: str, container: str, text: str, previous: bool = False) -> None:
+        """What `pods/log` answers for `container` (`previous`: its crashed predecessor)."""
+        self._on_loop(lambda e: e.write_log(namespace, pod, container, text, previous))
+
+    def grant(
+        self, user: str, verbs: Iterable[str], resources: Iterable[str], namespace: str | None = None
+    ) -> None:
+        """Allow impersonated `user` (or group) `verbs` on `resources` ("pods", "pods/log",
+        "roles.rbac.authorization.k8s.io", "*") in `namespace` (None: everywhere). From the first
+        grant on, impersonated requests nothing allows are answered 403."""
+        verbs, resources = list(verbs), list(resources)
+
+        def add(e: Emulator) -> None:
+            if e.grants is None:
+                e.grants = Grants()
+            e.grants.add(user, verbs, resources, namespace)
+
+        self._on_loop(add)
+
+    @property
+    def impersonations(self) -> list[Impersonation]:
+        """The `Impersonate-User`/`Impersonate-Group` headers of every request that had them."""
+        if self._emulator is None:
+            return []
+        return self._emulator.impersonations
+
+    def fail_next(
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        body: Any = None,
+        times: int = 1,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Answer the next `times` matching requests with `status` and `headers` (e.g. 429 with
+        Retry-After; 0 drops the connection; 410 on a watch sends a Gone event and ends it)."""
         if self._emulator is None:
             raise RuntimeError("the emulator is not running: call start() first")
-        self._emulator.add_fault(_Fault(method.upper(), re.compile(path_regex), status, body, times))
+        fault = _Fault(method.upper(), re.compile(path_regex), status, body, times, dict(headers or {}))
+        self._emulator.add_fault(fault)
 
     @property
     def requests(self) -> list[rendering.Request]:
@@ -851,4 +962,4 @@ class SimCluster:
         return list(self._emulator._requests)
 
 
-__all__ = ["KINDS", "LOAD_BALANCER_IP", "Emulator", "Kind", "SimCluster"]
+__all__ = ["LOAD_BALANCER_IP", "ApiError", "Attributes", "Emulator", "Impersonation", "Kind", "SimCluster"]

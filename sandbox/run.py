@@ -10,6 +10,7 @@ the address `appprofile serve` always binds.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import secrets
@@ -140,6 +141,21 @@ def forget_simulated(db: str, clusters: list[str]) -> int:
         store.close()
 
 
+def secret_key(db: str) -> str:
+    """The Fernet key that seals the sandbox db's secret values, kept beside the db (mode 0600)
+    so the next sandbox on the same db can still open them."""
+    from cryptography.fernet import Fernet
+
+    path = Path(db).with_suffix(".key")
+    if path.exists():
+        return path.read_text().strip()
+    key = Fernet.generate_key().decode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
 class Sandbox:
     """The whole sandbox; `start()` returns once the page answers, `stop()` ends everything."""
 
@@ -216,6 +232,8 @@ class Sandbox:
             "APPPROFILE_DB": self.db,
             "APPPROFILE_CONFIG": str(config_path),
             "KUBECONFIG": kubeconfig,
+            # The bot refuses a db with unsealed secret values and no key; the examples have some.
+            "APPPROFILE_SECRET_KEY": self.env.get("APPPROFILE_SECRET_KEY") or secret_key(self.db),
         }
         env.pop("SLACK_APP_TOKEN", None)  # HTTP mode: the page posts to the bot
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
@@ -226,6 +244,9 @@ class Sandbox:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=self._log,
+            # Its own session: Ctrl-C in the terminal reaches the sandbox only, which then stops
+            # the bot in order (a bot killed by the same SIGINT looked like a crash).
+            start_new_session=True,
         )
         self._wait_healthy()
         self.channel = Channel(
@@ -288,6 +309,21 @@ class Sandbox:
         self.stop()
 
 
+def log_to_file(path: str) -> logging.Handler:
+    """Send this process's logging (the emulators' and aiohttp's access and error logs included)
+    to `path`, so the terminal shows only the URL line."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    return handler
+
+
 def main(
     port: int = 0, db: str = DEFAULT_DB, kubeconfig: str | None = None, env: Mapping[str, str] | None = None
 ) -> int:
@@ -300,8 +336,15 @@ def main(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     sandbox = Sandbox(port=port, db=db, kubeconfig=kubeconfig, env=env)
+    log_to_file(sandbox.log_path)
     try:
-        sandbox.start()
+        try:
+            sandbox.start()
+        except (RuntimeError, UserError, OSError) as exc:
+            logging.getLogger(__name__).exception("the sandbox did not start")
+            print(f"error: the sandbox did not start: {exc}", file=sys.stderr)
+            return 1
+        logging.getLogger(__name__).info("sandbox page at %s, clusters %s", sandbox.url, sandbox.clusters)
         print(sandbox.url, flush=True)
         while not done.wait(1.0):
             if sandbox.bot is not None and sandbox.bot.poll() is not None:

@@ -70,10 +70,23 @@ class _Reject(Exception):
         self.detail = detail or []
 
 
+def fence_error(text: str) -> str | None:
+    """Slack opens a code block at a ``` and closes it at the next one: an odd count swallows the
+    rest of the message into code. Slack itself accepts that and renders it broken; we refuse it."""
+    if text.count("```") % 2:
+        return "an unpaired ``` opens a code block that swallows the rest of the text"
+    return None
+
+
 def _text_object_errors(node: Any, where: str) -> list[str]:
-    """Text objects must be plain_text or mrkdwn; slack_sdk lets other types through."""
+    """Text objects must be plain_text or mrkdwn; slack_sdk lets other types through; mrkdwn
+    must not hold an unpaired code fence."""
     errors: list[str] = []
     if isinstance(node, dict):
+        if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+            fence = fence_error(node["text"])
+            if fence:
+                errors.append(f"{where}: {fence}")
         for key, value in node.items():
             if key in _TEXT_KEYS and isinstance(value, dict) and value.get("type") not in TEXT_TYPES:
                 errors.append(
@@ -327,7 +340,8 @@ class FakeSlack:
         return [
             c
             for c in self.calls
-            if c.error in ("invalid_blocks", "no_text", "msg_too_long", "invalid_arguments")
+            if c.error
+            in ("invalid_blocks", "no_text", "msg_too_long", "invalid_arguments", "unpaired_code_fence")
         ]
 
     def wait_for(
@@ -446,6 +460,8 @@ class FakeSlack:
             raise _Reject("no_text")
         if isinstance(text, str) and len(text) > MAX_TEXT:
             raise _Reject("msg_too_long")
+        if isinstance(text, str) and fence_error(text):
+            raise _Reject("unpaired_code_fence", [str(fence_error(text))])
         if blocks is not None:
             errors = block_errors(blocks, MAX_MESSAGE_BLOCKS)
             if errors:

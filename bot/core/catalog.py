@@ -7,11 +7,13 @@ tier's `properties` must pass.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.core.errors import NotFound, UserError, did_you_mean
+from bot.core.errors import InvalidProfile, NotFound, Problem, describe, did_you_mean, kind_phrase
 
 ParamKind = Literal["string", "integer", "number", "boolean", "list", "object"]
 
@@ -32,6 +34,16 @@ class Param(BaseModel):
     max_length: int | None = None
     enum: list[Any] | None = None
     pattern: str | None = None
+    # What `pattern` accepts, in words, read after "must be": errors show this, never the regex.
+    pattern_help: str | None = None
+
+    @model_validator(mode="after")
+    def _pattern_is_explained(self) -> Param:
+        if self.pattern is not None and not self.pattern_help:
+            raise ValueError(
+                f"parameter {self.name} has a pattern but no pattern_help saying what it accepts"
+            )
+        return self
 
 
 class OutputSource(BaseModel):
@@ -105,60 +117,118 @@ class Catalog(BaseModel):
         return list(self.services)
 
 
-def _check_value(tier: str, svc: ServiceType, p: Param, value: Any) -> None:
-    where = f"tier {tier} ({svc.type}): properties.{p.name}"
-    if isinstance(value, str) and "{{" in value:
-        return  # a macro; its type is known only once resolved, `macros` checks the reference
-    expected: dict[str, tuple[type, ...]] = {
-        "string": (str,),
-        "integer": (int,),
-        "number": (int, float),
-        "boolean": (bool,),
-        "list": (list,),
-        "object": (dict,),
-    }
-    ok = isinstance(value, expected[p.kind]) and not (
-        p.kind in ("integer", "number") and isinstance(value, bool)
-    )
-    if p.kind == "string" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        ok = True  # `version: 16` means "16"
-    if not ok:
-        raise UserError(f"{where} must be a {p.kind}, not {type(value).__name__}", p.description or None)
-    if p.minimum is not None and isinstance(value, (int, float)) and value < p.minimum:
-        raise UserError(f"{where} is {value}; the smallest allowed is {p.minimum:g}", p.description or None)
-    if p.maximum is not None and isinstance(value, (int, float)) and value > p.maximum:
-        raise UserError(f"{where} is {value}; the largest allowed is {p.maximum:g}", p.description or None)
-    if p.max_length is not None and isinstance(value, (str, list)) and len(value) > p.max_length:
-        raise UserError(f"{where} is too long ({len(value)}); at most {p.max_length}", p.description or None)
-    if p.enum is not None and value not in p.enum:
-        choices = ", ".join(str(e) for e in p.enum)
-        raise UserError(f"{where} is {value!r}; choose one of {choices}", p.description or None)
-    if p.pattern is not None and isinstance(value, str):
-        import re
+_KIND_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "list": (list,),
+    "object": (dict,),
+}
 
-        if not re.fullmatch(p.pattern, value):
-            raise UserError(f"{where} {value!r} does not match {p.pattern}", p.description or None)
+
+def one_of(choices: list[Any]) -> str:
+    """`14, 15, 16 or 17`."""
+    words = [str(c) for c in choices]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _shown(p: Param, value: Any) -> str:
+    """A value as quoted in a message; secret ones are never quoted, long ones are cut."""
+    if p.secret:
+        return "(a secret value, not shown)"
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:50] + "…" + text[-5:]
+
+
+def _type_ok(p: Param, value: Any) -> bool:
+    if p.kind == "string" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return True  # `version: 16` means "16"
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if p.kind in ("integer", "number"):
+        return is_number and isinstance(value, _KIND_TYPES[p.kind])
+    return isinstance(value, _KIND_TYPES[p.kind])
+
+
+def _size_problem(p: Param, value: Any) -> str | None:
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if p.minimum is not None and is_number and value < p.minimum:
+        return f"is {value}; the smallest allowed is {p.minimum:g}"
+    if p.maximum is not None and is_number and value > p.maximum:
+        return f"is {value}; the largest allowed is {p.maximum:g}"
+    if p.max_length is not None and isinstance(value, str) and len(value) > p.max_length:
+        return f"is {len(value)} characters long; at most {p.max_length} are allowed"
+    if p.max_length is not None and isinstance(value, list) and len(value) > p.max_length:
+        return f"has {len(value)} entries; at most {p.max_length} are allowed"
+    return None
+
+
+def _value_problem(svc: ServiceType, p: Param, value: Any) -> tuple[str, bool] | None:
+    """What is wrong with one property value, said after its location, or None when it is fine.
+
+    The flag says whether the parameter's description still helps as a hint; for a refused
+    choice or format the message itself already says what is accepted.
+    """
+    if not _type_ok(p, value):
+        return f"must be {kind_phrase(p.kind)}, not {describe(value)}", True
+    size = _size_problem(p, value)
+    if size is not None:
+        return size, True
+    # A number given for a text parameter is read as its text (`version: 16` is "16").
+    as_text = str(value) if p.kind == "string" else value
+    if p.enum is not None and as_text not in p.enum and value not in p.enum:
+        return f"is {_shown(p, value)}; {svc.type} {p.name} must be {one_of(p.enum)}", False
+    if p.pattern is not None and isinstance(as_text, str) and not re.fullmatch(p.pattern, as_text):
+        accepted = p.pattern_help or "in the documented format"
+        return f"is {_shown(p, value)}; {svc.type} {p.name} must be {accepted}", False
+    return None
+
+
+def _problem(tier: str, svc: ServiceType, p: Param, text: str, hint: bool = True) -> Problem:
+    return Problem(
+        f"tier {tier} ({svc.type}): properties.{p.name} {text}",
+        (p.description or None) if hint else None,
+        tier,
+        f"tiers.{tier}.properties.{p.name}",
+    )
+
+
+def _unknown(tier: str, svc: ServiceType, key: str) -> Problem:
+    return Problem(
+        f"tier {tier} ({svc.type}): properties.{key} is not a {svc.type} property",
+        did_you_mean(key, [p.name for p in svc.params], what=f"{svc.type} properties"),
+        tier,
+        f"tiers.{tier}.properties.{key}",
+    )
+
+
+def property_problems(tier_name: str, svc: ServiceType, properties: dict[str, Any]) -> list[Problem]:
+    """Every problem with a tier's properties against its type: unknown ones, then in the type's
+    parameter order."""
+    known = {p.name for p in svc.params}
+    found = [_unknown(tier_name, svc, str(key)) for key in properties if key not in known]
+    for p in svc.params:
+        value = properties.get(p.name)
+        if value is None:
+            if p.required:
+                found.append(_problem(tier_name, svc, p, "is required"))
+            continue
+        if isinstance(value, str) and "{{" in value:
+            continue  # a macro; its type is known only once resolved, `macros` checks the reference
+        wrong = _value_problem(svc, p, value)
+        if wrong is not None:
+            found.append(_problem(tier_name, svc, p, *wrong))
+    return found
 
 
 def check_properties(tier_name: str, svc: ServiceType, properties: dict[str, Any]) -> dict[str, Any]:
-    """Validate a tier's properties against its type; return them with defaults filled in."""
-    known = {p.name: p for p in svc.params}
-    for key in properties:
-        if key not in known:
-            raise UserError(
-                f"tier {tier_name} ({svc.type}): unknown property `{key}`",
-                did_you_mean(key, known, what=f"{svc.type} properties"),
-            )
-    merged: dict[str, Any] = {}
-    for p in svc.params:
-        if p.name in properties and properties[p.name] is not None:
-            _check_value(tier_name, svc, p, properties[p.name])
-            merged[p.name] = properties[p.name]
-        elif p.required:
-            raise UserError(
-                f"tier {tier_name} ({svc.type}): property `{p.name}` is required",
-                p.description or None,
-            )
-        else:
-            merged[p.name] = p.default
-    return merged
+    """Validate a tier's properties against its type; return them with defaults filled in.
+
+    Raises one InvalidProfile listing every problem found, not just the first.
+    """
+    problems = property_problems(tier_name, svc, properties)
+    if problems:
+        raise InvalidProfile(problems)
+    return {
+        p.name: properties[p.name] if properties.get(p.name) is not None else p.default for p in svc.params
+    }

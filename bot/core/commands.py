@@ -23,16 +23,16 @@ USAGE: dict[str, str] = {
     "versions": "/appprofile versions [NAME]",
     "services": "/appprofile services [TYPE]",
     "use": "/appprofile use NAME",
-    "create": "/appprofile create [```YAML```]   (no YAML opens a form)",
-    "version": "/appprofile version NAME NEW [--from VERSION]   (no NEW opens a form)",
+    "create": "/appprofile create [YAML]",
+    "version": "/appprofile version [NAME] [NEW] [--from VERSION]",
     "clone": "/appprofile clone SOURCE[@VERSION] NEW [--version V]   or   /appprofile clone v2",
     "diff": "/appprofile diff NAME V1 V2",
     "export": "/appprofile export NAME@VERSION",
-    "delete": "/appprofile delete NAME[@VERSION] [--purge]",
+    "delete": "/appprofile delete NAME[@VERSION] [from CLUSTER] [--purge]",
     "deploy": "/appprofile deploy [PROFILE[@VERSION]] [to] CLUSTER [as NAME] [--set tier.key=value ...]",
-    "status": "/appprofile status [NAME]",
+    "status": "/appprofile status [NAME [on CLUSTER]]",
     "deployments": "/appprofile deployments",
-    "outputs": "/appprofile outputs NAME",
+    "outputs": "/appprofile outputs NAME [on CLUSTER]",
     "audit": "/appprofile audit [N] [--profile P] [--cluster C]",
 }
 
@@ -43,6 +43,10 @@ SET_KEY_RE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)\.([A-Za-z_][A-Za
 
 class UnknownCommand(UserError):
     """The first word is no subcommand; the Slack side offers a Help button with it."""
+
+
+class MissingArguments(UserError):
+    """A command without what it needs and no form to ask for it: its usage and a Help button."""
 
 
 class _Cmd(BaseModel):
@@ -119,9 +123,12 @@ class Export(_Cmd):
 
 
 class Delete(_Cmd):
+    """`version` given: a profile version; `cluster` given: the deployment on that cluster."""
+
     kind: Literal["delete"] = "delete"
     name: str
     version: str | None = None
+    cluster: str | None = None
     purge: bool = False
 
 
@@ -145,6 +152,7 @@ class Deploy(_Cmd):
 class Status(_Cmd):
     kind: Literal["status"] = "status"
     name: str | None = None
+    cluster: str | None = None
 
 
 class Deployments(_Cmd):
@@ -154,6 +162,7 @@ class Deployments(_Cmd):
 class Outputs(_Cmd):
     kind: Literal["outputs"] = "outputs"
     name: str
+    cluster: str | None = None
 
 
 class Audit(_Cmd):
@@ -218,6 +227,10 @@ def clean(text: str) -> str:
 
 def _fail(sub: str, message: str) -> UserError:
     return UserError(message, f"usage: `{USAGE[sub]}`")
+
+
+def _missing(sub: str, message: str) -> MissingArguments:
+    return MissingArguments(message, f"usage: `{USAGE[sub]}`")
 
 
 def _tokens(sub: str, rest: str) -> list[str]:
@@ -417,7 +430,61 @@ _OPTIONS: dict[str, tuple[set[str], set[str]]] = {
 }
 
 
-def _parse_words(sub: str, args: _Args) -> Command:
+def _where(sub: str, args: _Args, word: str) -> tuple[str, str | None]:
+    """`NAME [WORD CLUSTER]` (WORD is `on` or `from`): the name and the cluster, if given."""
+    pos = args.positional
+    if not pos:
+        raise _missing(sub, f"`{sub}` needs a deployment name")
+    if len(pos) == 1:
+        return pos[0], None
+    if len(pos) == 3 and pos[1].lower() == word:
+        return pos[0], _cluster(sub, pos[2])
+    if len(pos) == 2 and pos[1].lower() == word:
+        raise _fail(sub, f"`{word}` needs a cluster name after it")
+    raise _fail(sub, f"`{sub}` does not take `{' '.join(pos[1:])}`")
+
+
+def _parse_status(args: _Args) -> Status:
+    if not args.positional:
+        return Status()
+    name, cluster = _where("status", args, "on")
+    return Status(name=_name("status", name, "deployment name"), cluster=cluster)
+
+
+def _parse_outputs(args: _Args) -> Outputs:
+    name, cluster = _where("outputs", args, "on")
+    return Outputs(name=_name("outputs", name, "deployment name"), cluster=cluster)
+
+
+def _parse_delete(args: _Args) -> Delete:
+    sub = "delete"
+    if not args.positional:
+        raise _missing(sub, "`delete` needs a profile or deployment name")
+    first, cluster = _where(sub, args, "from")
+    name, version = _ref(sub, first)
+    if version is not None and cluster is not None:
+        raise _fail(
+            sub,
+            f"`delete {name}@{version}` deletes a profile version, which lives on no cluster",
+        )
+    return Delete(name=name, version=version, cluster=cluster, purge="purge" in args.flags)
+
+
+def _parse_version(args: _Args) -> Version:
+    sub = "version"
+    pos = args.positional
+    args.at_most(2)
+    from_version = _version(sub, args.options["from"]) if "from" in args.options else None
+    if len(pos) == 1 and _looks_like_version(pos[0]):
+        # `version 1.1.0`: a new version of the channel's current profile.
+        return Version(new=_version(sub, pos[0]), from_version=from_version)
+    profile = _name(sub, pos[0]) if pos else None
+    new = _version(sub, pos[1]) if len(pos) == 2 else None
+    return Version(name=profile, new=new, from_version=from_version)
+
+
+def _parse_reading(sub: str, args: _Args) -> Command:
+    """help, list, deployments, show, versions, services: nothing required."""
     pos = args.positional
     if sub == "help":
         args.at_most(1)
@@ -431,49 +498,46 @@ def _parse_words(sub: str, args: _Args) -> Command:
             return Show()
         name, version = _ref(sub, pos[0])
         return Show(name=name, version=version)
-    if sub in ("versions", "status"):
+    if sub == "versions":
         args.at_most(1)
-        which = _name(sub, pos[0]) if pos else None
-        return Versions(name=which) if sub == "versions" else Status(name=which)
-    if sub == "services":
-        args.at_most(1)
-        return Services(type=pos[0].lower() if pos else None)
-    if sub in ("use", "outputs"):
+        return Versions(name=_name(sub, pos[0]) if pos else None)
+    args.at_most(1)
+    return Services(type=pos[0].lower() if pos else None)
+
+
+def _parse_words(sub: str, args: _Args) -> Command:
+    pos = args.positional
+    if sub in ("help", "list", "deployments", "show", "versions", "services"):
+        return _parse_reading(sub, args)
+    if sub == "status":
+        return _parse_status(args)
+    if sub == "outputs":
+        return _parse_outputs(args)
+    if sub == "use":
         args.at_most(1)
         if not pos:
-            raise _fail(sub, f"`{sub}` needs a name")
-        what = "profile name" if sub == "use" else "deployment name"
-        name = _name(sub, pos[0], what)
-        return Use(name=name) if sub == "use" else Outputs(name=name)
+            raise _missing(sub, "`use` needs a profile name")
+        return Use(name=_name(sub, pos[0]))
     if sub == "version":
-        args.at_most(2)
-        from_version = _version(sub, args.options["from"]) if "from" in args.options else None
-        if len(pos) == 1 and _looks_like_version(pos[0]):
-            # `version 1.1.0`: a new version of the channel's current profile.
-            return Version(new=_version(sub, pos[0]), from_version=from_version)
-        profile = _name(sub, pos[0]) if pos else None
-        new = _version(sub, pos[1]) if len(pos) == 2 else None
-        return Version(name=profile, new=new, from_version=from_version)
+        return _parse_version(args)
     if sub == "clone":
         return _parse_clone(args)
     if sub == "diff":
         args.at_most(3)
         if len(pos) != 3:
-            raise _fail(sub, "`diff` needs a profile name and two versions")
+            raise _missing(sub, "`diff` needs a profile name and two versions")
         return Diff(name=_name(sub, pos[0]), v1=_version(sub, pos[1]), v2=_version(sub, pos[2]))
     if sub == "export":
         args.at_most(1)
         if not pos:
-            raise _fail(sub, "`export` needs NAME@VERSION")
+            raise _missing(sub, "`export` needs NAME@VERSION")
         name, version = _ref(sub, pos[0])
         return Export(name=name, version=version)
     if sub == "delete":
-        args.at_most(1)
-        if not pos:
-            raise _fail(sub, "`delete` needs a profile name (and optionally @VERSION)")
-        name, version = _ref(sub, pos[0])
-        return Delete(name=name, version=version, purge="purge" in args.flags)
+        return _parse_delete(args)
     if sub == "deploy":
+        if not pos:
+            raise _missing(sub, "`deploy` needs at least a cluster")
         return _parse_deploy(args)
     return _parse_audit(args)
 

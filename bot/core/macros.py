@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core import model
 from bot.core.catalog import Catalog
-from bot.core.errors import UserError, did_you_mean
+from bot.core.errors import InvalidProfile, Problem, UserError, did_you_mean, problems_of
 from bot.core.model import ManifestDoc, Profile, Tier
 
 SYSTEM_VARIABLES: tuple[str, ...] = (
@@ -436,21 +436,26 @@ def resolve(value: Any, ctx: Context, *, where: str) -> Any:
 
 
 def manifest_documents(tier: str, manifest: ManifestDoc) -> list[Any]:
-    """The YAML documents of a manifest entry (empty documents dropped), parsed safely."""
+    """The YAML documents of a manifest entry (empty documents dropped), parsed safely and within
+    the nesting bound `model.MAX_DEPTH`."""
+    field = f"tiers.{tier}.manifests.{manifest.name}"
+    where = f"tier {tier}: manifest `{manifest.name}`"
     try:
-        docs = list(yaml.safe_load_all(manifest.content))
+        docs = model.load_yaml_all(manifest.content)
     except yaml.YAMLError as exc:
         raise UserError(
-            f"tier {tier}: manifest `{manifest.name}` is not valid YAML{model.yaml_problem(exc)}",
+            f"{where} is not valid YAML{model.yaml_problem(exc)}",
             'quote values that hold macros, e.g. namespace: "{{.spectro.system.apptier.NAMESPACE}}"',
-            field=f"tiers.{tier}.manifests.{manifest.name}",
+            field=field,
         ) from None
-    except (ValueError, RecursionError):
-        # PyYAML raises ValueError for impossible timestamps and recurses once per nesting level.
+    except model.YamlLimit as exc:
+        raise UserError(f"{where}: {exc}", model.LIMIT_HINT, field=field) from None
+    except (ValueError, OverflowError) as exc:
+        # PyYAML raises ValueError for a value it cannot build, such as the date 2024-13-45.
         raise UserError(
-            f"tier {tier}: manifest `{manifest.name}` could not be read as YAML",
-            "check dates and nesting depth in that manifest",
-            field=f"tiers.{tier}.manifests.{manifest.name}",
+            f"{where} is not valid YAML: a value could not be read ({exc})",
+            'quote values that should stay text, e.g. date: "2024-13-45"',
+            field=field,
         ) from None
     return [d for d in docs if d is not None]
 
@@ -464,13 +469,20 @@ def available_outputs(tier: Tier, catalog: Catalog) -> list[str]:
     return names
 
 
-def _fields(tier: Tier) -> Iterator[tuple[str, Any]]:
-    """(location, value) of every part of a tier where macros are substituted."""
+def _fields(tier: Tier, found: list[Problem]) -> Iterator[tuple[str, Any]]:
+    """(location, value) of every part of a tier where macros are substituted.
+
+    A manifest that cannot be parsed adds its problem to `found` and is skipped.
+    """
     yield "properties", tier.properties
     for key, value in tier.parameters.items():
         yield f"parameters.{key}", value
     for m in tier.manifests:
-        docs = manifest_documents(tier.name, m)
+        try:
+            docs = manifest_documents(tier.name, m)
+        except UserError as exc:
+            found.extend(problems_of(exc, tier=tier.name))
+            continue
         for i, doc in enumerate(docs):
             yield (f"manifests.{m.name}[{i}]" if len(docs) > 1 else f"manifests.{m.name}"), doc
     for o in tier.outputs:
@@ -479,47 +491,72 @@ def _fields(tier: Tier) -> Iterator[tuple[str, Any]]:
         yield f"outputs.{o.name}.secret.name", o.secret.name if o.secret else None
 
 
-def _keys_without_macros(value: Any, where: str) -> None:
+def _key_problems(value: Any, where: str, tier: str) -> Iterator[Problem]:
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and "{{" in key:
-                raise UserError(
-                    f"{where}: the key `{key}` holds a macro; macros are substituted in values only",
+                yield Problem(
+                    f"{where}: the key `{_short(key)}` holds a macro; macros are substituted in values only",
                     'move the macro into the value, or escape a literal {{ as {{"{{"}}',
-                    field=_field(where),
+                    tier,
+                    _field(where),
                 )
-            _keys_without_macros(item, f"{where}.{key}")
+            yield from _key_problems(item, f"{where}.{key}", tier)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _keys_without_macros(item, f"{where}[{i}]")
+            yield from _key_problems(item, f"{where}[{i}]", tier)
+
+
+class _Scope(NamedTuple):
+    """What a reference in one field of one tier may name."""
+
+    profile: Profile
+    catalog: Catalog
+    tier: Tier
+    below: list[Tier]
+    in_parameters: bool
+
+
+def problems(profile: Profile, catalog: Catalog) -> list[Problem]:
+    """Every macro problem in the profile: syntax, and names that do not exist (in tier order)."""
+    found: list[Problem] = []
+    for k, tier in enumerate(profile.tiers):
+        svc = catalog.services.get(tier.type)
+        hidden = {f"tier {tier.name}: properties.{p.name}" for p in (svc.params if svc else []) if p.secret}
+        for field, value in _fields(tier, found):
+            where = f"tier {tier.name}: {field}"
+            scope = _Scope(profile, catalog, tier, profile.tiers[:k], field.startswith("parameters."))
+            found.extend(_key_problems(value, where, tier.name))
+            for loc, text in _strings(value, where):
+                found.extend(_string_problems(text, loc, loc in hidden, scope))
+    return found
 
 
 def check(profile: Profile, catalog: Catalog) -> None:
-    """Save-time check of every macro in the profile: syntax, and that each name exists.
+    """Save-time check of every macro in the profile; one InvalidProfile lists all problems.
 
     Outputs flow upward only, so a tier may read outputs of the tiers below it. Parameters are
     resolved before the rest of the tier, so they may not read `apptier.<PARAM>` themselves.
     """
-    names = [t.name for t in profile.tiers]
-    for k, tier in enumerate(profile.tiers):
-        below = profile.tiers[:k]
-        svc = catalog.services.get(tier.type)
-        hidden = {f"tier {tier.name}: properties.{p.name}" for p in (svc.params if svc else []) if p.secret}
-        for field, value in _fields(tier):
-            where = f"tier {tier.name}: {field}"
-            in_parameters = field.startswith("parameters.")
-            _keys_without_macros(value, where)
-            for loc, text in _strings(value, where):
-                try:
-                    parts = _parse(text, loc)
-                except UserError as exc:
-                    if loc in hidden:
-                        raise secret_syntax_error(loc) from None
-                    exc.field = _field(loc)
-                    raise
-                for part in parts:
-                    if isinstance(part, _Macro):
-                        _check_ref(part.ref, loc, tier, below, names, in_parameters, catalog, profile)
+    found = problems(profile, catalog)
+    if found:
+        raise InvalidProfile(found)
+
+
+def _string_problems(text: str, loc: str, secret: bool, scope: _Scope) -> list[Problem]:
+    try:
+        parts = _parse(text, loc)
+    except UserError as exc:
+        err = secret_syntax_error(loc) if secret else exc
+        return [Problem(err.message, err.hint, scope.tier.name, _field(loc))]
+    found = []
+    for part in parts:
+        if isinstance(part, _Macro):
+            try:
+                _check_ref(part.ref, loc, scope)
+            except UserError as exc:
+                found.append(Problem(exc.message, exc.hint, scope.tier.name, exc.field))
+    return found
 
 
 def secret_syntax_error(where: str) -> UserError:
@@ -545,24 +582,15 @@ def _field(where: str) -> str:
     return "tiers." + where.removeprefix("tier ").replace(": ", ".", 1)
 
 
-def _check_ref(
-    ref: Reference,
-    where: str,
-    tier: Tier,
-    below: list[Tier],
-    names: list[str],
-    in_parameters: bool,
-    catalog: Catalog,
-    profile: Profile,
-) -> None:
-    field = _field(where)
+def _check_ref(ref: Reference, where: str, scope: _Scope) -> None:
+    field, tier = _field(where), scope.tier
     if ref.kind == "system":
         var = ref.variable
         group, _, param = var.partition(".")
         if var in SYSTEM_VARIABLES:
             return
         if group == "apptier" and "." not in param and (param in tier.parameters or param in IMPLICIT_PARAMS):
-            if in_parameters:
+            if scope.in_parameters:
                 raise UserError(
                     f"{where}: `{_short(ref.raw)}` reads a parameter from inside `parameters`",
                     "parameters are resolved first, so they cannot use each other; write the value out",
@@ -572,11 +600,16 @@ def _check_ref(
         exc = _unknown_system(ref, where, tier.name, list(tier.parameters))
         exc.field = field
         raise exc
+    _check_output(ref, where, scope)
+
+
+def _check_output(ref: Reference, where: str, scope: _Scope) -> None:
+    tier, profile, field = scope.tier, scope.profile, _field(where)
     # Both are set for every output reference.
     assert ref.tier is not None
     assert ref.output is not None
-    target_name = _target(ref, names, profile)
-    below_names = [t.name for t in below]
+    target_name = _target(ref, [t.name for t in profile.tiers], profile)
+    below_names = [t.name for t in scope.below]
     if target_name is None:
         raise UserError(
             f"{where} refers to tier `{_short(ref.tier)}`, which is not in this profile",
@@ -597,7 +630,7 @@ def _check_ref(
             field=field,
         )
     target = profile.tier(target_name)
-    outputs = available_outputs(target, catalog)
+    outputs = available_outputs(target, scope.catalog)
     if ref.output not in outputs:
         declare = " (declare it under the tier's `outputs:`)" if target.type in ("helm", "manifest") else ""
         raise UserError(

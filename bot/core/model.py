@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.core.errors import UserError
+from bot.core.errors import InvalidProfile, Problem, UserError, describe, did_you_mean, kind_phrase
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 TIER_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -149,7 +149,11 @@ class Profile(_Strict):
     @field_validator("version", mode="before")
     @classmethod
     def _version(cls, v: Any) -> str:
-        return normalize_version(str(v))
+        try:
+            return normalize_version(str(v))
+        except UserError as exc:
+            # Raised as ValueError so pydantic reports it next to the profile's other problems.
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
 
     @field_validator("tags")
     @classmethod
@@ -204,58 +208,122 @@ def version_key(version: str) -> tuple[int, int, int]:
     return (a, b, c)
 
 
-def _loc(loc: tuple[int | str, ...], data: Any) -> str:
-    """Turn pydantic's location into `tier api (container): properties.replicas`."""
-    parts: list[str] = []
-    i = 0
-    if len(loc) >= 2 and loc[0] == "tiers" and isinstance(loc[1], int):
-        tiers = data.get("tiers") if isinstance(data, dict) else None
-        label = f"tier #{loc[1] + 1}"
-        if isinstance(tiers, list) and loc[1] < len(tiers) and isinstance(tiers[loc[1]], dict):
-            t = tiers[loc[1]]
-            label = f"tier {t.get('name', '#' + str(loc[1] + 1))}"
-        parts.append(label)
-        i = 2
-    rest = ".".join(str(p) for p in loc[i:] if not str(p).startswith("function-"))
-    if rest:
-        parts.append(rest)
-    return ": ".join(parts) if parts else "profile"
+# --- reading YAML within bounds ------------------------------------------------------------
+
+MAX_DEPTH = 100
+# A 256 KiB document holds at most ~130,000 values; more can only come from aliases repeating
+# anchors ("billion laughs"), which would blow up every later walk over the data.
+MAX_EXPANDED_VALUES = 250_000
 
 
-def from_data(data: Any) -> Profile:
-    """Build a profile from parsed YAML, turning pydantic's errors into one readable UserError."""
-    _require_mapping(data)
-    try:
-        return Profile.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors()[:5]:
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = f"unknown field `{err['loc'][-1]}`"
-            elif err["type"] == "missing":
-                msg = "is required"
-            elif err["type"] == "literal_error" and err["loc"][-1] == "type":
-                msg = f"unknown tier type {err.get('input')!r}; types: {', '.join(TIER_TYPES)}"
-            lines.append(f"{_loc(tuple(err['loc']), data)}: {msg}")
-        more = exc.error_count() - len(lines)
-        if more > 0:
-            lines.append(f"…and {more} more")
-        raise UserError(
-            "the profile is not valid:\n" + "\n".join(lines),
-            "fix the fields named above and send it again; nothing was saved",
-        ) from None
+class YamlLimit(ValueError):
+    """The YAML is well formed but beyond what we read: too deep, self-referencing or too large."""
+
+
+def too_deep_message() -> str:
+    return f"the YAML is too deeply nested (more than {MAX_DEPTH} levels)"
+
+
+LIMIT_HINT = (
+    f"keep lists and mappings under {MAX_DEPTH} levels deep, and use aliases (*name) only for "
+    "small shared pieces that do not contain themselves"
+)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that measures every node as it is composed and stops at the first bound broken.
+
+    PyYAML's scanner and parser are iterative but its composer recurses once per nesting level,
+    so the depth is checked before descending: the recursion never goes past MAX_DEPTH.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        # id(node) -> (height, values once aliases are expanded); nodes stay alive in the tree.
+        self._sizes: dict[int, tuple[int, int]] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event: yaml.AliasEvent = self.peek_event()  # type: ignore[no-untyped-call]
+            target = self.anchors.get(event.anchor)
+            if target is not None and id(target) not in self._sizes:
+                raise YamlLimit("the YAML refers to itself: an alias (*name) sits inside its own anchor")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise YamlLimit(too_deep_message())
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if node is None:
+            return None
+        height, count = self._measure(node)
+        if self._depth + height > MAX_DEPTH:  # only an alias can bring a deep subtree in here
+            raise YamlLimit(too_deep_message())
+        if count > MAX_EXPANDED_VALUES:
+            raise YamlLimit(f"the YAML expands to more than {MAX_EXPANDED_VALUES} values through aliases")
+        return node
+
+    def _measure(self, node: yaml.Node) -> tuple[int, int]:
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        sizes = [self._sizes[id(c)] for c in children]  # children were composed, so measured
+        result = (1 + max((h for h, _ in sizes), default=0), 1 + sum(c for _, c in sizes))
+        self._sizes[id(node)] = result
+        return result
+
+
+def load_yaml_all(text: str) -> list[Any]:
+    """Every document of `text`, parsed safely within MAX_DEPTH and MAX_EXPANDED_VALUES.
+
+    Raises yaml.YAMLError for malformed YAML, YamlLimit for a bound broken, and ValueError for a
+    value PyYAML cannot build (an impossible date such as 2024-13-45).
+    """
+    return list(yaml.load_all(text, Loader=_BoundedLoader))
+
+
+def load_yaml(text: str) -> Any:
+    docs = load_yaml_all(text)
+    if len(docs) > 1:
+        raise yaml.YAMLError("expected a single document but found several (separated by ---)")
+    return docs[0] if docs else None
+
+
+def data_depth(data: Any) -> int:
+    """How deeply lists and mappings nest in `data`, walked with a stack (never recursion)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: list[Any] = list(value.values())
+        elif isinstance(value, (list, tuple)):
+            children = list(value)
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break  # deep enough to refuse; no need to walk the rest
+        stack.extend((c, depth + 1) for c in children)
+    return deepest
 
 
 def yaml_problem(exc: yaml.YAMLError) -> str:
     """` at line 3, column 5: mapping values are not allowed here` — where and what, for people."""
     mark = getattr(exc, "problem_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    return f"{where}: {getattr(exc, 'problem', None) or 'it could not be parsed'}"
+    problem = getattr(exc, "problem", None) or (str(exc) if type(exc) is yaml.YAMLError else None)
+    return f"{where}: {problem or 'it could not be parsed'}"
 
 
 def parse_mapping(text: str) -> dict[str, Any]:
-    """Profile YAML text → a mapping, with the size bound and readable YAML errors."""
+    """Profile YAML text → a mapping, with the size and depth bounds and readable YAML errors."""
     if not text.strip():
         raise UserError(
             "the profile YAML is empty", "paste the profile YAML in a ``` code block", field="yaml"
@@ -267,15 +335,26 @@ def parse_mapping(text: str) -> dict[str, Any]:
             "move large manifests into a Helm chart or split the profile",
             field="yaml",
         )
+    return _require_mapping(_load_profile_text(text))
+
+
+def _load_profile_text(text: str) -> Any:
     try:
-        data = yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         raise UserError(
             f"the profile is not valid YAML{yaml_problem(exc)}",
             "check indentation and quoting; in Slack, paste the YAML inside a ``` code block",
             field="yaml",
         ) from None
-    return _require_mapping(data)
+    except YamlLimit as exc:
+        raise UserError(str(exc), LIMIT_HINT, field="yaml") from None
+    except (ValueError, OverflowError) as exc:
+        raise UserError(
+            f"the profile is not valid YAML: a value could not be read ({exc})",
+            'quote values that should stay text, e.g. date: "2024-13-45"',
+            field="yaml",
+        ) from None
 
 
 def _require_mapping(data: Any) -> dict[str, Any]:
@@ -292,6 +371,117 @@ def from_yaml(text: str) -> Profile:
     return from_data(parse_mapping(text))
 
 
+# --- structural problems, in words --------------------------------------------------------
+
+# The model whose fields an error location points into, by the location without list indexes.
+_MODELS: dict[tuple[str, ...], type[BaseModel]] = {}
+
+
+def _model_at(path: tuple[str, ...]) -> type[BaseModel] | None:
+    if not _MODELS:
+        _MODELS.update(
+            {
+                (): Profile,
+                ("tiers",): Tier,
+                ("tiers", "outputs"): OutputDecl,
+                ("tiers", "outputs", "service"): ServiceRef,
+                ("tiers", "outputs", "secret"): SecretRef,
+                ("tiers", "manifests"): ManifestDoc,
+            }
+        )
+    return _MODELS.get(path)
+
+
+def _tier_label(index: int, data: Any) -> str:
+    tiers = data.get("tiers") if isinstance(data, dict) else None
+    tier = tiers[index] if isinstance(tiers, list) and index < len(tiers) else None
+    name = tier.get("name") if isinstance(tier, dict) else None
+    return name if isinstance(name, str) and name and len(name) <= 63 else f"#{index + 1}"
+
+
+def _path(parts: tuple[int | str, ...]) -> str:
+    """`("outputs", 0, "name")` -> `outputs[0].name`."""
+    text = ""
+    for p in parts:
+        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
+    return text
+
+
+def _located(loc: tuple[int | str, ...], data: Any) -> tuple[str | None, str, str]:
+    """(tier, where for people, form field) of a pydantic location."""
+    loc = tuple(p for p in loc if not str(p).startswith("function-"))
+    if len(loc) >= 2 and loc[0] == "tiers" and isinstance(loc[1], int):
+        tier = _tier_label(loc[1], data)
+        rest = _path(loc[2:])
+        return (
+            tier,
+            f"tier {tier}" + (f": {rest}" if rest else ""),
+            f"tiers.{tier}" + (f".{rest}" if rest else ""),
+        )
+    rest = _path(loc)
+    return None, rest or "profile", rest or "yaml"
+
+
+def _words(err: Any) -> tuple[str, str | None]:
+    """Pydantic's message for one error, said for people, and a hint when there is one."""
+    kind, ctx, given = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == "literal_error" and err["loc"][-1] == "type":
+        return f"unknown tier type `{given}`", did_you_mean(str(given), TIER_TYPES, what="types")
+    fixed: dict[str, str] = {
+        "missing": "is required",
+        "string_type": f"must be text, not {describe(given)}",
+        "dict_type": f"must be {kind_phrase('object')}, not {describe(given)}",
+        "model_type": f"must be {kind_phrase('object')}, not {describe(given)}",
+        "model_attributes_type": f"must be {kind_phrase('object')}, not {describe(given)}",
+        "list_type": f"must be a list, not {describe(given)}",
+        "literal_error": f"must be {ctx.get('expected', 'one of the allowed values')}",
+        "too_long": f"has {ctx.get('actual_length')} entries; at most {ctx.get('max_length')} are allowed",
+        "too_short": f"needs at least {ctx.get('min_length')} entries",
+        "string_too_long": f"is longer than {ctx.get('max_length')} characters",
+        "string_too_short": "must not be empty",
+    }
+    return fixed.get(kind, str(err["msg"]).removeprefix("Value error, ")), None
+
+
+def structure_problems(exc: ValidationError, data: Any) -> list[Problem]:
+    """One Problem per pydantic error, naming the tier and field in words."""
+    found = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        message, hint = _words(err)
+        if err["type"] in ("extra_forbidden", "missing"):
+            # Said about the object that lacks or has too much, naming the field itself.
+            key = str(loc[-1])
+            tier, where, field = _located(loc[:-1], data)
+            message = f"unknown field `{key}`" if err["type"] == "extra_forbidden" else f"`{key}` is required"
+            model = _model_at(tuple(p for p in loc[:-1] if isinstance(p, str)))
+            if err["type"] == "extra_forbidden" and model is not None:
+                hint = did_you_mean(key, model.model_fields, what="fields")
+        else:
+            tier, where, field = _located(loc, data)
+        found.append(Problem(f"{where}: {message}", hint, tier, field))
+    return found
+
+
+def build(data: Any) -> tuple[Profile | None, list[Problem]]:
+    """A profile from parsed YAML, or None and every structural problem pydantic found."""
+    _require_mapping(data)
+    if data_depth(data) > MAX_DEPTH:
+        raise UserError(too_deep_message(), LIMIT_HINT, field="yaml")
+    try:
+        return Profile.model_validate(data), []
+    except ValidationError as exc:
+        return None, structure_problems(exc, data)
+
+
+def from_data(data: Any) -> Profile:
+    """Build a profile from parsed YAML; all structural problems are raised in one InvalidProfile."""
+    built, problems = build(data)
+    if built is None:
+        raise InvalidProfile(problems)
+    return built
+
+
 def to_data(profile: Profile) -> dict[str, Any]:
     """The canonical mapping: defaults left out so exports stay as short as what people write."""
     data = profile.model_dump(mode="json", exclude_defaults=True)
@@ -306,7 +496,7 @@ def to_data(profile: Profile) -> dict[str, Any]:
 def to_yaml(profile: Profile) -> str:
     data = to_data(profile)
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
-    if yaml.safe_load(text) != data:
+    if load_yaml(text) != data:
         # A few characters (NEL, line/paragraph separators) are line breaks to a YAML reader
         # when written raw; escaping everything keeps the round trip exact.
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=False, width=100)

@@ -17,14 +17,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core import catalog as catalog_mod
-from bot.core import macros, render
+from bot.core import guardrails, macros, render
+from bot.core import policy as policy_mod
+from bot.core import secrets as secrets_mod
 from bot.core.catalog import Catalog
 from bot.core.errors import UserError, did_you_mean
 from bot.core.model import Profile, Tier
 from bot.core.ports import ObjectRef
 
-# (chart, release, namespace, version, values) -> `helm template` output
-ChartRenderer = Callable[[str, str, str, str | None, dict[str, Any]], str]
+# (chart, release, namespace, version, values, allowed chart-source globs) -> `helm template` output
+ChartRenderer = Callable[[str, str, str, str | None, dict[str, Any], tuple[str, ...]], str]
 # An object -> what is wrong with it against the Kubernetes schema (empty when valid)
 SchemaCheck = Callable[[Mapping[str, Any]], list[str]]
 
@@ -58,6 +60,22 @@ class Change(BaseModel):
     ref: ObjectRef
 
 
+class Sensitive(BaseModel):
+    """What an approver must see by name, not as a count (DESIGN §5, the guardrails)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rbac: list[str] = Field(default_factory=list)
+    secrets: list[str] = Field(default_factory=list)
+    cluster_scoped: list[str] = Field(default_factory=list)
+    namespaces: list[str] = Field(default_factory=list)  # new namespaces the run creates
+    images: list[str] = Field(default_factory=list)
+    pod_security: list[str] = Field(default_factory=list)  # exceptions the cluster's level allows
+
+    def empty(self) -> bool:
+        return not any(self.model_dump().values())
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -68,6 +86,16 @@ class Plan(BaseModel):
     tiers: list[TierPlan]
     changes: list[Change] = Field(default_factory=list)
     fingerprint: str = ""
+    sensitive: Sensitive = Field(default_factory=Sensitive)
+
+    def kinds_by_tier(self) -> dict[str, dict[str, int]]:
+        """How many objects of each kind each tier applies, in tier order."""
+        out: dict[str, dict[str, int]] = {}
+        for t in self.tiers:
+            counts = out.setdefault(t.name, {})
+            for obj in t.objects:
+                counts[str(obj.get("kind"))] = counts.get(str(obj.get("kind")), 0) + 1
+        return out
 
     def counts(self) -> dict[str, int]:
         out = {"create": 0, "change": 0, "unchanged": 0, "prune": 0}
@@ -147,6 +175,7 @@ def render_tier(
     charts: ChartRenderer,
     overrides: Mapping[str, Any] | None = None,
     placeholders: bool = False,
+    allowed_charts: tuple[str, ...] = (),
 ) -> tuple[render.RenderContext, list[dict[str, Any]]]:
     """Resolve the tier's macros against the outputs below it and render its objects."""
     mctx = macro_context(profile, tier, target, outputs, placeholders=placeholders)
@@ -184,9 +213,28 @@ def render_tier(
             namespace,
             str(merged["version"]) if merged.get("version") else None,
             dict(merged.get("values") or {}),
+            allowed_charts,
         )
         return ctx, render.helm_objects(text, ctx)
-    return ctx, render.service_objects(svc, ctx)
+    objects = render.service_objects(svc, ctx)
+    return ctx, render.secret_env(objects, ctx, _secret_env_names(profile, tier, catalog))
+
+
+def _secret_env_names(profile: Profile, tier: Tier, catalog: Catalog) -> set[str]:
+    """The env variables of a container tier whose value uses a lower tier's secret output."""
+    if tier.type != "container":
+        return set()
+    secret = secrets_mod.secret_outputs(profile, catalog)
+    names = [t.name for t in profile.tiers]
+    out: set[str] = set()
+    for entry in tier.properties.get("env") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("value"), str):
+            continue
+        for ref in macros.references(entry["value"]):
+            target = ref.tier_in(names) if ref.kind == "output" else None
+            if target is not None and ref.output in secret.get(target, set()):
+                out.add(str(entry.get("name")))
+    return out
 
 
 def generated_secret_params(catalog: Catalog, tier: Tier) -> list[str]:
@@ -226,6 +274,70 @@ def _key(ref: ObjectRef) -> tuple[str, str, str, str]:
     return (ref.api_version, ref.kind, ref.namespace or "", ref.name)
 
 
+class Guard(BaseModel):
+    """The cluster's guardrails and what the plan needs to apply them: the scope of each kind from
+    the cluster's API discovery, and who owns a namespace (both ports; no I/O in here)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    rails: policy_mod.Guardrails
+    scope: Callable[[str, str], bool | None]
+    owner: Callable[[str], guardrails.Ownership]
+    bot_namespace: str | None = None
+
+
+_RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def _scoped(tiers: list[TierPlan], guard: Guard) -> list[TierPlan]:
+    """Cluster-scoped objects lose the namespace the renderer gave them (the API server would
+    ignore it; a plan that shows one would mislead the approver)."""
+    out = []
+    for tp in tiers:
+        objects = []
+        for obj in tp.objects:
+            if guard.scope(str(obj.get("apiVersion")), str(obj.get("kind"))) is False:
+                obj = {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "namespace"}}
+            objects.append(obj)
+        out.append(tp.model_copy(update={"objects": objects}))
+    return out
+
+
+def _sensitive(tiers: list[TierPlan], guard: Guard | None, new_namespaces: list[str]) -> Sensitive:
+    found: dict[str, list[str]] = {k: [] for k in Sensitive.model_fields}
+    for tp in tiers:
+        for obj in tp.objects:
+            label = f"{tp.name}: {guardrails.ref_label(obj)}"
+            api = str(obj.get("apiVersion", ""))
+            if api.startswith(_RBAC_GROUP + "/"):
+                found["rbac"].append(label)
+            if obj.get("kind") == "Secret":
+                found["secrets"].append(label)
+            if guard is not None and guard.scope(api, str(obj.get("kind"))) is False:
+                found["cluster_scoped"].append(label)
+            found["images"].extend(i for i in guardrails.images_of(obj) if i not in found["images"])
+            if guard is not None:
+                found["pod_security"].extend(
+                    f"{label}: {e}" for e in guardrails.exceptions(obj, guard.rails.pod_security)
+                )
+    found["namespaces"] = new_namespaces
+    return Sensitive(**found)
+
+
+def _guard(tiers: list[TierPlan], target: Target, guard: Guard) -> None:
+    ctx = guardrails.Context(
+        cluster=target.cluster,
+        deployment=target.deployment,
+        rails=guard.rails,
+        tier_namespaces={t.name: t.namespace for t in tiers},
+        bot_namespace=guard.bot_namespace,
+    )
+    pairs = [(t.name, obj) for t in tiers for obj in t.objects]
+    found = guardrails.check(ctx, pairs, scope=guard.scope, owner=guard.owner)
+    if found:
+        raise guardrails.PolicyViolations(target.cluster, found)
+
+
 def build(
     profile: Profile,
     catalog: Catalog,
@@ -236,8 +348,10 @@ def build(
     known_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     deployed: list[dict[str, Any]] | None = None,
     check: SchemaCheck | None = None,
+    guard: Guard | None = None,
 ) -> Plan:
-    """Render every tier with placeholders for what only the cluster knows, diff, fingerprint.
+    """Render every tier with placeholders for what only the cluster knows, check it against the
+    schema and the cluster's guardrails (every violation at once), diff, fingerprint.
 
     `deployed` is the inventory of the current deployment (refs with their tier and a hash of the
     applied object); objects no longer rendered are pruned — only ours, only what this plan lists.
@@ -257,6 +371,7 @@ def build(
             charts=charts,
             overrides=overrides.get(tier.name),
             placeholders=True,
+            allowed_charts=tuple(guard.rails.charts) if guard is not None else (),
         )
         for obj in objs if check else []:
             wrong = check(obj) if check else []
@@ -269,6 +384,9 @@ def build(
         tiers.append(TierPlan(name=tier.name, type=tier.type, namespace=ctx.namespace, objects=objs))
         if tier.type not in ("helm", "manifest"):
             outputs.setdefault(tier.name, {}).update(render.output_values(catalog.get(tier.type), ctx))
+    if guard is not None:
+        tiers = _scoped(tiers, guard)
+        _guard(tiers, target, guard)
     before = {(d["apiVersion"], d["kind"], d.get("namespace") or "", d["name"]): d for d in (deployed or [])}
     changes: list[Change] = []
     seen: set[tuple[str, str, str, str]] = set()
@@ -289,6 +407,12 @@ def build(
         if key not in seen:
             ref = ObjectRef(api_version=key[0], kind=key[1], namespace=key[2] or None, name=key[3])
             changes.append(Change(action="prune", tier=str(d.get("tier", "")), ref=ref))
+    known = {d.get("namespace") for d in (deployed or [])}
+    fresh = (
+        sorted({t.namespace for t in tiers} - known)
+        if guard is None
+        else sorted({t.namespace for t in tiers if not guard.owner(t.namespace).exists} - known)
+    )
     plan = Plan(
         profile=profile.name,
         version=profile.version,
@@ -296,6 +420,7 @@ def build(
         deployment=target.deployment,
         tiers=tiers,
         changes=changes,
+        sensitive=_sensitive(tiers, guard, fresh),
     )
     fp = fingerprint(
         {

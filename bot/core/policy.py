@@ -53,6 +53,68 @@ class Approval(BaseModel):
         return v
 
 
+PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
+# Namespaces no profile writes into, whatever a cluster's config says.
+RESERVED_NAMESPACES: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease", "default")
+# `forbidden_kinds` entries of this form refuse one type of Secret, not every Secret.
+SECRET_TYPE_PREFIX = "Secret:"
+_KIND_RE = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}(\.[a-z0-9.-]+)?$")
+
+
+class Guardrails(BaseModel):
+    """What a profile may create on one cluster (`clusters.<name>.guardrails`). The defaults
+    refuse everything a deployer could use to act beyond its own namespaces."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Globs of namespaces tiers may write into; empty: the deployment's own tier namespaces only.
+    namespaces: list[str] = Field(default_factory=list)
+    # Cluster-scoped kinds a profile may create (`Kind` or `Kind.group`); empty: none.
+    cluster_scoped: list[str] = Field(default_factory=list)
+    # Namespaced kinds refused; `Secret:<type>` refuses Secrets of that type only.
+    forbidden_kinds: list[str] = Field(
+        default_factory=lambda: ["Role", "RoleBinding", "Secret:kubernetes.io/service-account-token"]
+    )
+    pod_security: PodSecurityLevel = "baseline"
+    # Globs of chart references; empty: the bot's own charts, and https:// or oci:// references
+    # whose host resolves only to public addresses.
+    charts: list[str] = Field(default_factory=list)
+    # Globs of images every container and init container must match; None: any image.
+    images: list[str] | None = None
+
+    @field_validator("namespaces")
+    @classmethod
+    def _namespaces(cls, v: list[str]) -> list[str]:
+        for glob in v:
+            if not re.fullmatch(r"[a-z0-9*?\[\]-]{1,63}", glob):
+                raise ValueError(f"namespaces: {glob!r} is not a namespace glob (a-z, 0-9, '-', '*', '?')")
+        return v
+
+    @field_validator("cluster_scoped", "forbidden_kinds")
+    @classmethod
+    def _kinds(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            kind = entry.removeprefix(SECRET_TYPE_PREFIX) if entry.startswith(SECRET_TYPE_PREFIX) else entry
+            if entry.startswith(SECRET_TYPE_PREFIX):
+                if not kind:
+                    raise ValueError(f"{entry!r}: name the Secret type, e.g. Secret:kubernetes.io/tls")
+            elif not _KIND_RE.match(kind):
+                raise ValueError(
+                    f"{entry!r} is not a kind: write it as `Kind` or `Kind.group`, e.g. ClusterRole"
+                )
+        return v
+
+
+class Impersonate(BaseModel):
+    """Send every request for the cluster as this identity (Kubernetes impersonation): the
+    cluster's own RBAC then decides, as the last line behind the guardrails."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user: str = Field(min_length=1, max_length=253)
+    groups: list[str] = Field(default_factory=list)
+
+
 class ClusterConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -60,6 +122,8 @@ class ClusterConfig(BaseModel):
     in_cluster: bool = False
     channels: list[str] = Field(default_factory=list)
     approval: Approval | None = None
+    guardrails: Guardrails = Field(default_factory=Guardrails)
+    impersonate: Impersonate | None = None
 
     @model_validator(mode="after")
     def _target(self) -> ClusterConfig:

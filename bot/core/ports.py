@@ -7,9 +7,14 @@ through scripted implementations of the same protocols.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    # Annotation only: readiness builds on this module's `Readiness`, so a runtime import would loop.
+    from bot.core.guardrails import Ownership
+    from bot.core.readiness import FailFast
 
 
 class ObjectRef(BaseModel):
@@ -73,8 +78,25 @@ class Cluster(Protocol):
         *,
         timeout: float,
         on_progress: Callable[[str], None] | None = None,
+        fail_fast: FailFast | None = None,
     ) -> Readiness:
-        """Block until the object is ready, failed, or `timeout` seconds pass (then not ready)."""
+        """Block until the object is ready, failed, or `timeout` seconds pass (then not ready).
+
+        A workload that is not ready has its pods looked at; a pod state that needs a person
+        (per `fail_fast`, else the cluster's own default) fails the wait at once. The message
+        says why, without the object's label or the timeout: the caller knows both.
+        `on_progress` receives a short line ("0/1 ready — api-7d9f…: ImagePullBackOff: …")
+        whenever it changes.
+        """
+        ...
+
+    def scope(self, api_version: str, kind: str) -> bool | None:
+        """True if the cluster serves the kind namespaced, False if cluster-scoped, None if it does
+        not serve it at all (for example a CRD that is not installed)."""
+        ...
+
+    def namespace_owner(self, name: str) -> Ownership:
+        """Whether the namespace exists and which deployment (if any) appprofile created it for."""
         ...
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
@@ -87,7 +109,9 @@ class Cluster(Protocol):
         """Every object labelled `appprofile.dev/deployment=<deployment>` and managed by appprofile."""
         ...
 
-    def delete(self, ref: ObjectRef) -> None: ...
+    def delete(self, ref: ObjectRef) -> None:
+        """Delete; an object that is already gone, or of a kind the cluster does not serve, is done."""
+        ...
 
 
 class Reporter(Protocol):

@@ -22,36 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from bot.core import catalog
 from bot.core.catalog import OutputSource, ServiceType
-from bot.core.errors import UserError
+from bot.core.errors import UserError, kind_phrase
 
 MANAGED_BY = "appprofile"
 LABEL_DEPLOYMENT = "appprofile.dev/deployment"
 LABEL_TIER = "appprofile.dev/tier"
 LABEL_VERSION = "appprofile.dev/profile-version"
 
-# Kinds a manifest tier may not create: a tier owns its namespace and nothing outside it.
-CLUSTER_SCOPED = frozenset(
-    {
-        "Namespace",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "CustomResourceDefinition",
-        "StorageClass",
-        "PersistentVolume",
-        "PriorityClass",
-        "IngressClass",
-        "RuntimeClass",
-        "CSIDriver",
-        "CSINode",
-        "VolumeAttachment",
-        "APIService",
-        "ValidatingWebhookConfiguration",
-        "MutatingWebhookConfiguration",
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-        "Node",
-    }
-)
 _ADVISORY = frozenset({"app.kubernetes.io/name", "app.kubernetes.io/instance"})
 _POD_OWNERS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
 
@@ -348,7 +325,7 @@ def _prepared(svc: ServiceType, ctx: RenderContext) -> RenderContext:
         # resolved, so such a string is plain text and cannot be a number, list or object.
         if kinds[key] != "string" and isinstance(value, str):
             raise UserError(
-                f"{_where(svc, ctx)}: properties.{key} must be a {kinds[key]}, not text",
+                f"{_where(svc, ctx)}: properties.{key} must be {kind_phrase(kinds[key])}, not text",
                 svc.param(key).description or None,
             )
     fixed = {
@@ -490,31 +467,59 @@ def _parse_docs(text_: str, ctx: RenderContext, what: str) -> list[dict[str, Any
 
 
 def manifest_objects(docs: list[str], ctx: RenderContext) -> list[dict[str, Any]]:
-    """A manifest tier's documents (macros resolved) as labelled objects in a namespace."""
+    """A manifest tier's documents (macros resolved) as labelled objects. Objects without a
+    namespace get the tier's; which kinds are cluster-scoped only the cluster knows, so the plan
+    (`plan.build` with a `Guard`) drops the namespace of those and the guardrails judge them."""
     objects: list[dict[str, Any]] = []
     for n, doc in enumerate(docs, start=1):
-        what = f"manifest #{n}"
-        for obj in _parse_docs(doc, ctx, what):
-            kind = str(obj["kind"])
-            if kind in CLUSTER_SCOPED:
-                raise UserError(
-                    f"tier {ctx.tier}: {what} creates a {kind} ({obj['metadata']['name']}), which is "
-                    "cluster-scoped; a tier owns its namespace only",
-                    "ask a cluster admin to create it, or drop it from the manifest",
-                )
-            meta = obj["metadata"]
-            if not meta.get("namespace"):
-                meta["namespace"] = ctx.namespace
+        for obj in _parse_docs(doc, ctx, f"manifest #{n}"):
+            _meta(obj).setdefault("namespace", ctx.namespace)
             objects.append(_stamp(obj, ctx))
     return objects
 
 
 def helm_objects(manifest_yaml: str, ctx: RenderContext) -> list[dict[str, Any]]:
-    """`helm template` output as labelled objects; namespaced ones default to the tier's namespace."""
+    """`helm template` output as labelled objects, namespaced as manifest objects are."""
     objects: list[dict[str, Any]] = []
     for obj in _parse_docs(manifest_yaml, ctx, "the chart's output"):
-        meta = obj["metadata"]
-        if str(obj["kind"]) not in CLUSTER_SCOPED and not meta.get("namespace"):
-            meta["namespace"] = ctx.namespace
+        if not _meta(obj).get("namespace"):
+            obj["metadata"]["namespace"] = ctx.namespace
         objects.append(_stamp(obj, ctx))
     return objects
+
+
+_POD_TEMPLATE_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job"})
+
+
+def secret_env(objects: list[dict[str, Any]], ctx: RenderContext, names: set[str]) -> list[dict[str, Any]]:
+    """Env variables whose value comes from a secret output (a database PASSWORD) become a
+    `secretKeyRef` to a Secret in the tier's own namespace (a reference cannot cross namespaces),
+    never a literal in the workload's spec that anyone who may read Deployments could read."""
+    secret_name = object_name(ctx.fullname, "env")
+    values: dict[str, str] = {}
+    workloads = []
+    for obj in objects:
+        if obj.get("kind") not in _POD_TEMPLATE_KINDS:
+            continue
+        workloads.append(obj)
+        spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for container in spec.get("containers") or []:
+            for entry in container.get("env") or []:
+                if entry.get("name") in names and "value" in entry:
+                    values[entry["name"]] = text(entry.pop("value"))
+                    entry["valueFrom"] = {"secretKeyRef": {"name": secret_name, "key": entry["name"]}}
+    if not values:
+        return objects
+    # A changed value must still roll the pods: the template carries a digest of the values.
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+    for obj in workloads:
+        template = obj["spec"]["template"]
+        _meta(template).setdefault("annotations", {})["appprofile.dev/env-checksum"] = digest
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": secret_name, "namespace": ctx.namespace},
+        "type": "Opaque",
+        "stringData": values,
+    }
+    return [_stamp(secret, ctx), *objects]

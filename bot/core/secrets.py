@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from bot.core import model
 from bot.core.catalog import Catalog
 from bot.core.model import Profile
 
@@ -52,6 +53,41 @@ def given_values(
             if value not in (None, "") and not is_reference(value):
                 out.add(str(value))
     return out
+
+
+def secret_outputs(profile: Profile, catalog: Catalog) -> dict[str, set[str]]:
+    """Per tier, the outputs that carry a secret (a catalogue output marked secret, its aliases,
+    or a helm/manifest output read from a Secret)."""
+    out: dict[str, set[str]] = {}
+    for tier in profile.tiers:
+        if tier.type in ("helm", "manifest"):
+            out[tier.name] = {d.name for d in tier.outputs if d.secret is not None}
+            continue
+        svc = catalog.services.get(tier.type)
+        names: set[str] = set()
+        for o in svc.outputs if svc else []:
+            if o.secret:
+                names.update((o.name, *o.aliases))
+        out[tier.name] = names
+    return out
+
+
+def manifest_secrets(profile: Profile) -> bool:
+    """Whether a manifest tier writes literal values (not macros) into a Secret's data."""
+    for tier in profile.tiers:
+        for m in tier.manifests:
+            if "kind: Secret" not in m.content and '"kind": "Secret"' not in m.content:
+                continue
+            try:
+                docs = model.load_yaml_all(m.content)
+            except (yaml.YAMLError, ValueError):
+                continue  # validation reports the broken manifest itself
+            for doc in docs:
+                if isinstance(doc, dict) and doc.get("kind") == "Secret":
+                    values = [*(doc.get("data") or {}).values(), *(doc.get("stringData") or {}).values()]
+                    if any(v not in (None, "") and not is_reference(v) for v in values):
+                        return True
+    return False
 
 
 def mask_data(data: Any, catalog: Catalog, *, changed: frozenset[tuple[str, str]] = frozenset()) -> Any:

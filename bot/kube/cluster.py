@@ -2,9 +2,12 @@
 
 Writes are server-side apply through `DynamicClient.server_side_apply` (the typed
 `patch_*(_content_type=...)` path is not portable across client versions). Waiting is
-watch-driven: one read, then a watch on the single object until ready, failed or the deadline.
+watch-driven: a watch on the single object (its first event is the current state) in windows no
+longer than the pod check interval; while the workload is not ready its pods are listed on each
+event and at each window's end, so a pod that needs a person fails the wait within seconds.
 Every other request, discovery included, carries a (connect, read) timeout, so a hung API server
 turns into a `ClusterError` after bounded retries instead of blocking a deploy thread forever.
+Discovery is looked up once per (apiVersion, kind) per cluster and kept for the process.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from bot.core import readiness
+from bot.core.guardrails import Ownership
 from bot.core.ports import ClusterError, ObjectRef, Readiness
+from bot.core.readiness import FailFast
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,10 @@ OWNED_KINDS: tuple[tuple[str, str], ...] = (
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
 _NETWORK_ERRORS = (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
 _WATCH_RESTARTS = 5
+# Statuses whose Retry-After header says when the server wants to be asked again.
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+# A rollout can emit many events a second; the pods are listed at most this often for them.
+_POD_CHECK_MIN_GAP = 1.0
 _T = TypeVar("_T")
 # The client's dynamic layer is untyped; it is used through these Any-typed names only.
 _DynamicClient: Any = dynamic.DynamicClient
@@ -88,6 +97,17 @@ def _timeout_kind(exc: BaseException) -> str | None:
     if isinstance(reason, urllib3.exceptions.TimeoutError | TimeoutError):
         return "read"
     return None
+
+
+def _retry_after(exc: ApiException) -> float | None:
+    """The Retry-After header in seconds; None when absent or in the HTTP-date form."""
+    headers: Any = exc.headers if hasattr(exc.headers, "get") else {}
+    raw: Any = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 class _Gone(Exception):
@@ -132,10 +152,13 @@ class KubeCluster:
         max_retry_time: float = 30.0,
         request_timeout: tuple[float, float] = (5.0, 30.0),
         discovery_cache: str | None = None,
+        fail_fast: FailFast | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`request_timeout` is (connect, read) seconds for every call but the watch;
-        `discovery_cache` is the discovery cache file (None: the client's default in the temp dir)."""
+        `discovery_cache` is the discovery cache file (None: the client's default in the temp dir);
+        `fail_fast` is the default for waits that do not pass their own."""
         self.name = name
         self._api = api_client
         self._retries = retries
@@ -144,9 +167,15 @@ class KubeCluster:
         self._max_retry_time = max_retry_time
         self._timeout = request_timeout
         self._discovery_cache = discovery_cache
+        self.fail_fast = fail_fast or FailFast()
         self._sleep = sleep
+        self._clock = clock
         self._dyn: Any = None
         self._lock = threading.Lock()
+        # (apiVersion, kind) -> the discovered resource, or None for a kind not served. Misses are
+        # forgotten after each apply: that apply may have been the CRD that serves the kind.
+        self._resources: dict[tuple[str, str], Any] = {}
+        self._discovery_lock = threading.Lock()
 
     # ---- plumbing ------------------------------------------------------------------------
 
@@ -155,7 +184,7 @@ class KubeCluster:
     ) -> _T:
         """Run one API call with bounded retries; map failures to `ClusterError` or `_Gone`."""
         where = f" in `{namespace}`" if namespace else ""
-        started = time.monotonic()
+        started = self._clock()
         delay = self._backoff
         last = ""
         timed_out: str | None = None
@@ -188,17 +217,21 @@ class KubeCluster:
                     ) from None
                 last = f"HTTP {status}"
                 timed_out = None
+                asked = _retry_after(e) if status in _RETRY_AFTER_STATUSES else None
             except _NETWORK_ERRORS as e:
                 last = type(e).__name__
                 timed_out = _timeout_kind(e)
-            elapsed = time.monotonic() - started
-            if attempt == self._retries or elapsed + delay > self._max_retry_time:
+                asked = None
+            # The server's own Retry-After beats our guess, within the same bound.
+            pause = delay if asked is None else min(asked, self._max_backoff)
+            elapsed = self._clock() - started
+            if attempt == self._retries or elapsed + pause > self._max_retry_time:
                 break
             log.warning(
                 "kube call failed, retrying",
                 extra={"cluster": self.name, "verb": verb, "resource": plural, "error": last},
             )
-            self._sleep(delay)
+            self._sleep(pause)
             delay = min(delay * 2, self._max_backoff)
         tries = f"gave up after {attempt + 1} attempt{'s' if attempt else ''}"
         if timed_out == "read":
@@ -238,30 +271,51 @@ class KubeCluster:
                     ) from None
             return self._dyn
 
-    def _resource(self, api_version: str, kind: str) -> Any:
-        dyn = self._client()
+    def _lookup(self, api_version: str, kind: str) -> Any | None:
+        """The discovered resource for a kind, or None if the cluster does not serve it.
 
-        def find() -> Any:
-            return dyn.resources.get(api_version=api_version, kind=kind)
+        The client's lazy discoverer refreshes its whole cache once on a miss by itself, so a
+        miss costs one rediscovery; remembering the miss keeps later calls from repeating it.
+        """
+        key = (api_version, kind)
+        with self._discovery_lock:
+            if key in self._resources:
+                return self._resources[key]
+            dyn = self._client()
+            # "v1" alone would match every group's v1 and fetch each of their resource lists.
+            prefix = "apis" if "/" in api_version else "api"
 
-        def refresh_and_find() -> Any:
-            dyn.resources.invalidate_cache()
-            return find()
+            def find() -> Any:
+                try:
+                    return dyn.resources.get(api_version=api_version, kind=kind, prefix=prefix)
+                except ResourceNotFoundError:
+                    return None
 
-        # Lookups can fetch a group's resource list (lazy discovery): network calls like any other.
-        try:
-            return self._call("discover", "APIs", None, find)
-        except (ResourceNotFoundError, _Gone):
-            # A CRD applied by an earlier tier is not in the cached discovery yet.
             try:
-                return self._call("discover", "APIs", None, refresh_and_find)
-            except (ResourceNotFoundError, _Gone):
-                raise ClusterError(
-                    f"cluster {self.name} does not serve {kind} in {api_version}",
-                    hint="install the CRD or API that provides it, or fix apiVersion/kind",
-                ) from None
+                found = self._call("discover", "APIs", None, find)
+            except _Gone:
+                found = None
+            self._resources[key] = found
+            return found
+
+    def _forget_misses(self) -> None:
+        with self._discovery_lock:
+            self._resources = {k: v for k, v in self._resources.items() if v is not None}
+
+    def _resource(self, api_version: str, kind: str) -> Any:
+        res = self._lookup(api_version, kind)
+        if res is None:
+            raise ClusterError(
+                f"cluster {self.name} does not serve {kind} in {api_version}",
+                hint="install the CRD or API that provides it, or fix apiVersion/kind",
+            )
+        return res
 
     # ---- the port --------------------------------------------------------------------------
+
+    def scope(self, api_version: str, kind: str) -> bool | None:
+        res = self._lookup(api_version, kind)
+        return None if res is None else bool(res.namespaced)
 
     def apply(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         ref = ObjectRef.of(obj)
@@ -290,6 +344,7 @@ class KubeCluster:
                 status=404,
                 hint="create the namespace first (the tier's NAMESPACE parameter names it)",
             ) from None
+        self._forget_misses()
         stored: dict[str, Any] = result.to_dict()
         return stored
 
@@ -324,6 +379,17 @@ class KubeCluster:
     def read_service(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._get(self._resource("v1", "Service"), name, namespace)
 
+    def namespace_owner(self, name: str) -> Ownership:
+        """Whether a namespace exists and which appprofile deployment, if any, manages it."""
+        obj = self._get(self._resource("v1", "Namespace"), name, None)
+        if obj is None:
+            return Ownership(exists=False)
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        managed = labels.get(MANAGED_BY_LABEL) == MANAGED_BY
+        return Ownership(
+            exists=True, managed=managed, deployment=labels.get(DEPLOYMENT_LABEL) if managed else None
+        )
+
     def list_owned(self, deployment: str) -> list[ObjectRef]:
         dyn = self._client()
         refs: list[ObjectRef] = []
@@ -353,7 +419,9 @@ class KubeCluster:
         return refs
 
     def delete(self, ref: ObjectRef) -> None:
-        res = self._resource(ref.api_version, ref.kind)
+        res = self._lookup(ref.api_version, ref.kind)
+        if res is None:
+            return  # a kind the cluster does not serve holds no such object: already gone
         namespace = ref.namespace if res.namespaced else None
         dyn = self._client()
         try:
@@ -387,43 +455,19 @@ class KubeCluster:
                 return str(mode) if mode else None
         return None
 
-    def _evaluate(self, obj: Mapping[str, Any]) -> Readiness:
-        mode = None
-        if obj.get("kind") == "PersistentVolumeClaim" and (obj.get("status") or {}).get("phase") != "Bound":
-            mode = self._binding_mode(obj)
-        return readiness.evaluate(obj, binding_mode=mode)
-
-    def _pod_problems(self, obj: Mapping[str, Any]) -> list[str]:
-        spec = obj.get("spec") or {}
-        labels = dict((spec.get("selector") or {}).get("matchLabels") or {})
-        if not labels and obj.get("kind") == "Job":
-            labels = {"job-name": str((obj.get("metadata") or {}).get("name"))}
+    def _list_pods(self, obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The workload's pods by its selector; [] when it has none to select by."""
+        selector = readiness.pod_selector(obj)
         namespace = (obj.get("metadata") or {}).get("namespace")
-        if not labels or not namespace:
+        if selector is None or not namespace:
             return []
-        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        try:
-            res = self._resource("v1", "Pod")
-            dyn = self._client()
-            pods = self._call(
-                "list", "pods", namespace, lambda: dyn.get(res, namespace=namespace, label_selector=selector)
-            ).to_dict()
-        except (ClusterError, _Gone) as e:
-            # Diagnostics only: the wait result must not turn into an error because of them.
-            return [f"(could not list pods: {e})"]
-        return readiness.pod_problems(pods.get("items") or [])
-
-    def _outcome(
-        self, ref: ObjectRef, obj: Mapping[str, Any] | None, state: Readiness, timeout: float
-    ) -> Readiness:
-        if state.ready:
-            return state
-        if obj is None:
-            return Readiness(ready=False, message=f"{ref.label} does not exist after {timeout:g}s")
-        problems = self._pod_problems(obj) if obj.get("kind") in ("Deployment", "StatefulSet", "Job") else []
-        head = state.message if state.failed else f"{ref.label} not ready after {timeout:g}s: {state.message}"
-        message = "; ".join([head, *problems])
-        return Readiness(ready=False, failed=state.failed, message=message)
+        res = self._resource("v1", "Pod")
+        dyn = self._client()
+        listing = self._call(
+            "list", "pods", namespace, lambda: dyn.get(res, namespace=namespace, label_selector=selector)
+        ).to_dict()
+        items: list[dict[str, Any]] = listing.get("items") or []
+        return items
 
     def wait_ready(
         self,
@@ -431,82 +475,175 @@ class KubeCluster:
         *,
         timeout: float,
         on_progress: Callable[[str], None] | None = None,
+        fail_fast: FailFast | None = None,
     ) -> Readiness:
-        deadline = time.monotonic() + timeout
         res = self._resource(ref.api_version, ref.kind)
-        namespace = ref.namespace if res.namespaced else None
-        last_line: str | None = None
-        state = Readiness(ready=False, message="not read yet")
+        wait = _RolloutWait(self, ref, res, timeout, on_progress, fail_fast or self.fail_fast)
+        return wait.run()
 
-        def judge(current: Mapping[str, Any] | None) -> Readiness:
-            nonlocal last_line
-            if current is None:
-                return Readiness(ready=False, message=f"{ref.label} does not exist yet")
-            verdict = self._evaluate(current)
-            line = readiness.progress_line(current)
-            if not verdict.ready and line is not None and line != last_line and on_progress is not None:
-                last_line = line
-                on_progress(line)
-            return verdict
 
-        obj = self._get(res, ref.name, namespace)
-        version = ((obj or {}).get("metadata") or {}).get("resourceVersion")
-        state = judge(obj)
-        restarts = 0
-        delay = self._backoff
-        while not (state.ready or state.failed) and (remaining := deadline - time.monotonic()) > 0:
-            watcher = _Watch()
-            try:
-                stream = watcher.stream(
-                    res.get,
-                    namespace=namespace,
-                    field_selector=f"metadata.name={ref.name}",
-                    resource_version=version,
-                    serialize=False,
-                    timeout_seconds=max(1, math.ceil(remaining)),
-                    # A client-side bound too, in case the server ignores timeoutSeconds.
-                    _request_timeout=(10, remaining + 10),
-                )
-                for event in stream:
-                    raw = event.get("raw_object") or {}
-                    if event.get("type") == "DELETED":
-                        obj = None
-                    elif event.get("type") in ("ADDED", "MODIFIED"):
-                        obj = raw
-                    version = (raw.get("metadata") or {}).get("resourceVersion") or version
-                    state = judge(obj)
-                    if state.ready or state.failed or time.monotonic() >= deadline:
-                        watcher.stop()
-                        break
-                else:
-                    restarts += 1  # the server ended the stream (its timeout, or a drop)
-            except ApiException as e:
-                if int(e.status or 0) == 403:
-                    raise ClusterError(
-                        f"cluster {self.name}: forbidden to watch {res.name} in `{namespace}`",
-                        status=403,
-                        hint=f"the bot's service account needs `watch` on `{res.name}`"
-                        + (f" in `{namespace}`" if namespace else ""),
-                    ) from None
-                if int(e.status or 0) == 410:
-                    version = None  # expired: the next watch starts from the current state
-                restarts += 1
-            except _NETWORK_ERRORS:
-                restarts += 1
-            finally:
-                watcher.stop()
-            if state.ready or state.failed or time.monotonic() >= deadline:
+class _RolloutWait:
+    """One `wait_ready`: the object's watch, its pods, and the verdicts of a `RolloutJudge`."""
+
+    def __init__(
+        self,
+        kube: KubeCluster,
+        ref: ObjectRef,
+        res: Any,
+        timeout: float,
+        on_progress: Callable[[str], None] | None,
+        rules: FailFast,
+    ) -> None:
+        self.kube, self.ref, self.res, self.rules = kube, ref, res, rules
+        self.namespace = ref.namespace if res.namespaced else None
+        self.timeout = timeout
+        self.deadline = kube._clock() + timeout
+        self.on_progress = on_progress
+        self.judge = readiness.RolloutJudge(rules)
+        self.obj: dict[str, Any] | None = None
+        self.version: str | None = None  # None: the next watch starts with the current state
+        self.state = Readiness(ready=False, message="not seen yet")
+        self.last_line: str | None = None
+        self.pods_at = -math.inf
+        self.pod_error: str | None = None
+        self.binding_mode: str | None = None
+        self.binding_known = False
+
+    def remaining(self) -> float:
+        return self.deadline - self.kube._clock()
+
+    def done(self) -> bool:
+        return self.state.ready or self.state.failed or self.remaining() <= 0
+
+    def run(self) -> Readiness:
+        failures = 0
+        delay = self.kube._backoff
+        # Every round either lasts a watch window or sleeps a backoff; the count is a backstop.
+        step = max(0.01, min(self.kube._backoff, self.rules.pod_check_interval))
+        for _ in range(10 + math.ceil(self.timeout / step)):
+            if self.done():
                 break
+            if self._watch_window():
+                failures, delay = 0, self.kube._backoff
+                self._observe(force_pods=True)  # the window ran out: time for a look at the pods
+                continue
+            if self.done():
+                break
+            failures += 1
             log.info(
                 "watch ended early, re-establishing",
-                extra={"cluster": self.name, "object": ref.label, "restarts": restarts},
+                extra={"cluster": self.kube.name, "object": self.ref.label, "restarts": failures},
             )
-            if restarts >= _WATCH_RESTARTS:
-                # The watch keeps failing: start over from a fresh read of the object.
-                restarts = 0
-                obj = self._get(res, ref.name, namespace)
-                version = ((obj or {}).get("metadata") or {}).get("resourceVersion")
-                state = judge(obj)
-            self._sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, self._max_backoff)
-        return self._outcome(ref, obj, state, timeout)
+            if failures >= _WATCH_RESTARTS:
+                failures = 0
+                self._read(force_pods=False)  # the watch keeps failing: a plain read still progresses
+            self.kube._sleep(min(delay, max(0.0, self.remaining())))
+            delay = min(delay * 2, self.kube._max_backoff)
+        return self._final()
+
+    def _watch_window(self) -> bool:
+        """Watch until the window ends (True) or the stream fails or ends early (False)."""
+        remaining = max(0.0, self.remaining())
+        window = remaining
+        if self.ref.kind in readiness.POD_KINDS:
+            window = min(remaining, self.rules.pod_check_interval)
+        started = self.kube._clock()
+        watcher = _Watch()
+        try:
+            stream = watcher.stream(
+                self.res.get,
+                namespace=self.namespace,
+                field_selector=f"metadata.name={self.ref.name}",
+                resource_version=self.version,
+                serialize=False,
+                timeout_seconds=max(1, math.ceil(window)),
+                # A client-side bound too, in case the server ignores timeoutSeconds.
+                _request_timeout=(self.kube._timeout[0], window + 10),
+            )
+            for event in stream:
+                self._event(event)
+                if self.done():
+                    return True
+        except ApiException as e:
+            self._watch_error(e)
+            return False
+        except _NETWORK_ERRORS:
+            return False
+        finally:
+            watcher.stop()
+        # A stream the server closed long before its timeout is a drop, not a quiet window.
+        return self.kube._clock() - started >= 0.9 * window
+
+    def _watch_error(self, e: ApiException) -> None:
+        status = int(e.status or 0)
+        if status == 403:
+            raise ClusterError(
+                f"cluster {self.kube.name}: forbidden to watch {self.res.name} in `{self.namespace}`",
+                status=403,
+                hint=f"the bot's service account needs `watch` on `{self.res.name}`"
+                + (f" in `{self.namespace}`" if self.namespace else ""),
+            ) from None
+        if status == 410:
+            self.version = None  # expired: the next watch starts from the current state
+
+    def _event(self, event: Mapping[str, Any]) -> None:
+        raw = event.get("raw_object") or {}
+        if event.get("type") == "DELETED":
+            self.obj = None
+        elif event.get("type") in ("ADDED", "MODIFIED"):
+            self.obj = raw
+        else:
+            return  # BOOKMARK and the like carry no state
+        self.version = (raw.get("metadata") or {}).get("resourceVersion") or self.version
+        self._observe(force_pods=False)
+
+    def _read(self, *, force_pods: bool) -> None:
+        self.obj = self.kube._get(self.res, self.ref.name, self.namespace)
+        self.version = ((self.obj or {}).get("metadata") or {}).get("resourceVersion")
+        self._observe(force_pods=force_pods)
+
+    def _observe(self, *, force_pods: bool) -> None:
+        pods = self._pods(force=force_pods)
+        mode = self._binding(self.obj)
+        self.state = self.judge.judge(self.obj, now=self.kube._clock(), pods=pods, binding_mode=mode)
+        line = self.judge.line(self.obj)
+        if not self.state.ready and line is not None and line != self.last_line:
+            self.last_line = line
+            if self.on_progress is not None:
+                self.on_progress(line)
+
+    def _pods(self, *, force: bool) -> list[dict[str, Any]] | None:
+        if self.obj is None or not self.judge.wants_pods(self.obj):
+            return None
+        now = self.kube._clock()
+        if not force and now - self.pods_at < _POD_CHECK_MIN_GAP:
+            return None
+        self.pods_at = now
+        try:
+            pods = self.kube._list_pods(self.obj)
+        except (ClusterError, _Gone) as e:
+            # Diagnostics only: not seeing the pods must not fail the wait.
+            self.pod_error = str(e)
+            return None
+        self.pod_error = None
+        return pods
+
+    def _binding(self, obj: Mapping[str, Any] | None) -> str | None:
+        if obj is None or obj.get("kind") != "PersistentVolumeClaim":
+            return None
+        if (obj.get("status") or {}).get("phase") == "Bound":
+            return None
+        if not self.binding_known:  # a StorageClass read once per wait, not on every event
+            self.binding_mode, self.binding_known = self.kube._binding_mode(obj), True
+        return self.binding_mode
+
+    def _final(self) -> Readiness:
+        if not (self.state.ready or self.state.failed):
+            # A stalled watch must not turn a Ready object into a timeout: judge a fresh read.
+            self._read(force_pods=True)
+        if self.state.ready or self.state.failed:
+            return self.state
+        if self.obj is None:
+            return Readiness(ready=False, message="does not exist")
+        note = f"; could not list pods: {self.pod_error}" if self.pod_error else ""
+        return Readiness(ready=False, message=self.state.message + note)

@@ -7,13 +7,17 @@ Values travel in a temporary file, never on the command line, and are never echo
 
 from __future__ import annotations
 
+import fnmatch
+import ipaddress
 import os
 import re
+import socket
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -24,15 +28,74 @@ TIMEOUT_SECONDS = 120.0
 MAX_RELEASE = 53  # Helm's own limit on release names
 _RELEASE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _REMOTE = ("oci://", "https://", "http://")
+# What the default chart policy lets a profile fetch: TLS or OCI registries on public addresses.
+_PUBLIC_SCHEMES = ("oci://", "https://")
+# host -> the addresses it resolves to (injectable so tests need no DNS).
+Resolver = Callable[[str], list[str]]
+
+
+def _resolve(host: str) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return []
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return not (
+        ip.is_loopback
+        or ip.is_private
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+    )
+
+
+def check_source(chart: str, allowed: Sequence[str] = (), resolve: Resolver = _resolve) -> None:
+    """The chart policy (`guardrails.charts`): with globs, only what they list; without, the bot's
+    own charts and https:// or oci:// references whose host resolves only to public addresses —
+    never http://, file:// or a path on the bot's host, which would let a profile make the bot
+    fetch from its own network (SSRF) or read its own disk."""
+    if allowed:
+        if any(fnmatch.fnmatchcase(chart, g) for g in allowed):
+            return
+        raise UserError(
+            f"chart `{chart}` is not in this cluster's allowed chart sources ({', '.join(allowed)})",
+            "use an allowed chart, or ask a platform admin to add it to the cluster's guardrails.charts",
+        )
+    if not chart.startswith(_REMOTE) and "://" not in chart and not Path(chart).is_absolute():
+        return  # one of the bot's own charts; resolve_chart keeps it inside profiles/charts
+    if not chart.startswith(_PUBLIC_SCHEMES):
+        raise UserError(
+            f"chart `{chart}` is refused: only https:// and oci:// chart references (or the bot's own "
+            "charts) are allowed by default",
+            "publish the chart to an https:// repository or an OCI registry, or ask a platform admin "
+            "to allow this source in the cluster's guardrails.charts",
+        )
+    host = urlsplit(chart).hostname or ""
+    addresses = resolve(host) if host else []
+    private = [a for a in addresses if not _public(a)]
+    if not addresses or private:
+        why = f"resolves to {', '.join(private)}" if private else "does not resolve"
+        raise UserError(
+            f"chart `{chart}` is refused: its host `{host}` {why}, and charts may come only from "
+            "public addresses by default",
+            "ask a platform admin to allow this source in the cluster's guardrails.charts",
+        )
+
+
 _MAX_ERROR_LINES = 6
 _MASK_MIN = 4  # value strings at least this long are masked in helm's error text
 
 
 def resolve_chart(chart: str, charts_dir: Path | None = None) -> str:
-    """A remote reference as is; an absolute path as is; anything else is a chart under
-    `profiles/charts/` and must stay inside it."""
-    if chart.startswith(_REMOTE):
-        return chart
+    """A remote reference as is; an absolute path as is (the chart policy has allowed both);
+    anything else is a chart under `profiles/charts/` and must stay inside it."""
+    if chart.startswith(_REMOTE) or chart.startswith("file://"):
+        return chart.removeprefix("file://")
     path = Path(chart)
     if path.is_absolute():
         if not path.exists():
@@ -100,14 +163,18 @@ def template(
     charts_dir: Path | None = None,
     timeout: float = TIMEOUT_SECONDS,
     env: Mapping[str, str] | None = None,
+    allowed: Sequence[str] = (),
+    resolve: Resolver = _resolve,
 ) -> str:
-    """`helm template RELEASE CHART --namespace NS [--version V] -f values.yaml` → its stdout."""
+    """`helm template RELEASE CHART --namespace NS [--version V] -f values.yaml` → its stdout,
+    after the chart policy (`allowed`: the cluster's guardrails.charts) let the source through."""
     if len(release) > MAX_RELEASE or not _RELEASE_RE.match(release):
         raise UserError(
             f"helm release name `{release}` is not valid: lowercase letters, digits and -, at most "
             f"{MAX_RELEASE} characters",
             "set `releaseName` in the helm tier's properties",
         )
+    check_source(chart, allowed, resolve)
     ref = resolve_chart(chart, charts_dir)
     if os.sep in helm_bin:
         helm_bin = os.path.abspath(helm_bin)  # helm runs in its temporary home, not here

@@ -13,7 +13,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_bolt import Ack, App, Respond
@@ -28,7 +28,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.core import commands, model, secrets
 from bot.core.errors import UserError
 from bot.core.records import Actor
-from bot.slack import blocks, modals
+from bot.service import DeleteTarget
+from bot.slack import blocks, modals, plan_view, replay
 from bot.slack.blocks import Message
 
 if TYPE_CHECKING:
@@ -66,13 +67,18 @@ def new_incident() -> str:
 
 
 class DeleteValue(BaseModel):
-    """The delete button's value. Only names what to delete; the use case re-authorises."""
+    """A delete button's value. Only names what to delete; the use case re-authorises."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    kind: Literal["profile", "version", "deployment"]
     name: str = Field(pattern=model.NAME_RE.pattern)
-    version: str | None = None
+    version: str | None = Field(default=None, max_length=40)
+    cluster: str | None = Field(default=None, max_length=63)
     purge: bool = False
+
+    def target(self) -> DeleteTarget:
+        return DeleteTarget(**self.model_dump())
 
 
 class UpgradeValue(BaseModel):
@@ -101,6 +107,10 @@ def _button_value(action: dict[str, Any], kind: type[_Value]) -> _Value:
         return kind.model_validate(json.loads(str(action.get("value") or "")))
     except (ValueError, ValidationError):
         raise UserError("this button is out of date", "run the command again for a fresh one") from None
+
+
+def _offers_help(exc: UserError) -> bool:
+    return isinstance(exc, commands.UnknownCommand | commands.MissingArguments)
 
 
 def _actor(user: str, channel: str, user_name: str = "") -> Actor:
@@ -143,8 +153,11 @@ def build_app(
     client: WebClient,
     signing_secret: str,
     executor: concurrent.futures.Executor,
+    seen: replay.SeenRequests | None = None,
 ) -> App:
     app = App(client=client, signing_secret=signing_secret, raise_error_for_unhandled_request=False)
+    # After Bolt's signature check: a retry or a replayed signed request is acked, not run again.
+    app.use(replay.middleware(seen or replay.MemorySeen()))
     catalog = service.catalog
 
     def run(what: str, replies: _Replies, job: Callable[[], None]) -> None:
@@ -177,7 +190,7 @@ def build_app(
         except UserError as exc:
             ack(
                 response_type="ephemeral",
-                **_kwargs(blocks.user_error(exc, help_button=isinstance(exc, commands.UnknownCommand))),
+                **_kwargs(blocks.user_error(exc, help_button=_offers_help(exc))),
             )
             return
         ack()
@@ -189,7 +202,8 @@ def build_app(
         run(cmd.kind, replies, lambda: _handle(cmd, actor, replies, trigger))
 
     def _card(rec: VersionRecord, title: str) -> Message:
-        return blocks.version_card(rec, catalog, title=title)
+        note = "It is now this channel's current profile." if rec.kind == "create" else ""
+        return blocks.version_card(rec, catalog, title=title, note=note)
 
     def _handle(cmd: commands.Command, actor: Actor, replies: _Replies, trigger: str) -> None:
         if isinstance(cmd, commands.Help):
@@ -225,16 +239,16 @@ def build_app(
             shown = cmd.version or str(model.from_yaml(text).version)
             replies.public(blocks.export(cmd.name, shown, text, catalog))
         elif isinstance(cmd, commands.Delete):
-            what = service.describe_delete(actor, cmd.name, cmd.version, purge=cmd.purge)
-            replies.private(blocks.delete_confirm(cmd.name, cmd.version, cmd.purge, what))
+            _delete(cmd, actor, replies)
         elif isinstance(cmd, commands.Deploy):
             _deploy(cmd.request, actor, replies)
         elif isinstance(cmd, commands.Status):
-            replies.private(blocks.status(service.status(actor, cmd.name)))
+            replies.private(blocks.status(service.status(actor, cmd.name, cmd.cluster)))
         elif isinstance(cmd, commands.Deployments):
             replies.private(blocks.deployments_list(service.deployments(actor)))
         elif isinstance(cmd, commands.Outputs):
-            replies.private(blocks.outputs(cmd.name, service.outputs(actor, cmd.name), catalog))
+            dep = service.outputs(actor, cmd.name, cmd.cluster)
+            replies.private(blocks.outputs(dep.name, dep.outputs, catalog, cluster=dep.cluster))
         else:
             replies.private(blocks.audit(service.audit(actor, cmd.limit, cmd.profile, cmd.cluster)))
 
@@ -250,18 +264,27 @@ def build_app(
         return current
 
     def _version(cmd: commands.Version, actor: Actor, replies: _Replies, trigger: str) -> None:
+        """Always a form, prefilled with the source YAML and NEW (or a suggested next version)."""
         name = _current(actor, cmd.name)
-        if cmd.new is not None:
-            rec = service.new_version(actor, name, cmd.new, from_version=cmd.from_version)
-            replies.public(_card(rec, "New version"))
-            return
         source = service.show(actor, name, cmd.from_version)
         latest = max((r.version for r in service.versions(actor, name)), key=model.version_key)
         major, minor, _ = model.version_key(latest)
+        new = cmd.new or f"{major}.{minor + 1}.0"
+        service.may_version(actor, name, new)  # refused now, not after the form is filled in
         # Secrets are masked in the form; the use case keeps the source's value where a mask comes back.
         shown = secrets.mask_yaml(source.yaml, service.catalog)
-        view = modals.version_view(actor.channel, name, source.version, shown, f"{major}.{minor + 1}.0")
+        view = modals.version_view(actor.channel, name, source.version, shown, new)
         replies.client.views_open(trigger_id=trigger, view=view)
+
+    def _delete(cmd: commands.Delete, actor: Actor, replies: _Replies) -> None:
+        """One target: its confirmation. A name that is a profile and a deployment: a choice."""
+        targets = service.delete_targets(actor, cmd.name, cmd.version, cmd.cluster, purge=cmd.purge)
+        if len(targets) == 1:
+            what = service.describe_delete(actor, targets[0])
+            replies.private(blocks.delete_confirm(targets[0], what))
+            return
+        versions = service.profile_versions(cmd.name)
+        replies.private(blocks.delete_choice(cmd.name, targets, versions))
 
     def _clone(cmd: commands.Clone, actor: Actor, replies: _Replies, trigger: str) -> None:
         source = _current(actor, cmd.source)
@@ -285,15 +308,20 @@ def build_app(
             )
             return
         # The channel already has the plan: on the approval card, or on the run's progress message.
+        # The first line says what is deployed where, whether or not the command named the profile.
+        what = f"{p.profile} {p.version} → {p.deployment} on {p.cluster}"
         if ticket.awaiting_approval:
-            text = f"Approval requested for run #{ticket.run_id}: the card is in the channel."
+            text = f"Approval requested to deploy {what} (run #{ticket.run_id}): the card is in the channel."
         elif ticket.queued_position:
+            behind = blocks.plural(ticket.queued_position, "other run")
             text = (
-                f"Run #{ticket.run_id} is queued behind {ticket.queued_position} other run(s) for "
-                f"{p.deployment} on {p.cluster}; its message in the channel shows its place."
+                f"Deploying {what}: run #{ticket.run_id} is queued behind {behind}; "
+                "its message in the channel shows its place."
             )
         else:
-            text = f"Run #{ticket.run_id} started ({p.summary()}); progress is in the channel."
+            text = (
+                f"Deploying {what}: run #{ticket.run_id} started ({p.summary()}); progress is in the channel."
+            )
         replies.private(blocks.plain(text))
 
     # -- buttons ---------------------------------------------------------------------------------
@@ -325,12 +353,27 @@ def build_app(
         actor, replies = _click_replies(body, client, respond)
 
         def job() -> None:
-            target = _button_value(action, DeleteValue)
-            done = service.delete(actor, target.name, target.version, purge=target.purge)
+            target = _button_value(action, DeleteValue).target()
+            done = service.delete_target(actor, target)
             replies.private(blocks.plain(done), replace=True)
             replies.public(blocks.plain(f"<@{actor.user}>: {done}"))
 
         run("delete", replies, job)
+
+    @app.action(blocks.DELETE_CHOOSE_ACTION)
+    def on_delete_choice(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        """A choice made: show that target's confirmation in place of the choice."""
+        ack()
+        actor, replies = _click_replies(body, client, respond)
+
+        def job() -> None:
+            target = _button_value(action, DeleteValue).target()
+            what = service.describe_delete(actor, target)
+            replies.private(blocks.delete_confirm(target, what), replace=True)
+
+        run("delete choice", replies, job)
 
     # Approval and run buttons are drawn by `slack.progress`; the value only names the run and
     # the plan fingerprint on the card, and the use case re-checks everything from the store.
@@ -382,6 +425,24 @@ def build_app(
             _deploy_reply(ticket, replies)
 
         run("upgrade", replies, job)
+
+    @app.action(plan_view.VIEW_PLAN_ACTION)
+    def on_view_plan(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        _, replies = _click_replies(body, client, respond)
+        trigger = str(body.get("trigger_id", ""))
+
+        def job() -> None:
+            raw = str(action.get("value") or "")
+            if not raw.isdecimal():
+                raise UserError("this button is out of date", "run the command again for a fresh one")
+            run_ = service.run(int(raw))
+            title = f"Plan of run #{run_.id}"
+            client.views_open(trigger_id=trigger, view=plan_view.plan_modal(title, run_.plan))
+
+        run("view plan", replies, job)
 
     app.action(APPROVE_ACTION)(_decide("approve"))
     app.action(REJECT_ACTION)(_decide("reject"))

@@ -20,18 +20,28 @@ from bot.core.records import AuditEntry, ProfileSummary, VersionRecord
 from bot.core.secrets import MASK
 
 if TYPE_CHECKING:
-    from bot.service import DeploymentView
+    from bot.core.records import Deployment, Run
+    from bot.service import DeleteTarget, DeploymentView
+
+
+def plural(n: int, word: str) -> str:
+    """`1 version`, `2 versions`."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
 
 MAX_BLOCKS = 50
 SECTION_MAX = 3000
 CHUNK = 2900  # room for the ``` fences inside a 3000-character section
-INLINE_MAX = 2400  # YAML up to this size is shown in the message itself
+INLINE_MAX = 2400  # YAML up to this size…
+INLINE_LINES = 12  # …and this many lines is shown in the message itself; longer goes to the thread
 CHUNKS_PER_MESSAGE = 10  # 10 × 3000 stays well under the 40 000 text limit
 MAX_THREAD_MESSAGES = 10
 LIST_MAX = 40  # rows in a list message, leaving blocks for header and footer
 
 HELP_ACTION = "appprofile_help"
 DELETE_ACTION = "appprofile_delete"
+DELETE_CHOOSE_ACTION = "appprofile_delete_choose"
+RETRY_ACTION = "run_retry"
 CANCEL_ACTION = "appprofile_cancel"
 
 
@@ -126,7 +136,7 @@ def _code(chunk: str) -> dict[str, Any]:
 def long_text(title: str, summary: str, text: str, *, what: str) -> Message:
     """`text` inline when short; otherwise a summary with the text in the thread, in parts."""
     chunks = code_chunks(text)
-    if len(text) <= INLINE_MAX and len(chunks) == 1:
+    if len(text) <= INLINE_MAX and len(text.splitlines()) <= INLINE_LINES and len(chunks) == 1:
         return _message(title, [header(title), section(summary), _code(chunks[0])])
     groups = [chunks[i : i + CHUNKS_PER_MESSAGE] for i in range(0, len(chunks), CHUNKS_PER_MESSAGE)]
     kept = groups[:MAX_THREAD_MESSAGES]
@@ -171,13 +181,19 @@ def mask_outputs(outputs: dict[str, dict[str, str]], catalog: Catalog) -> dict[s
 # -- errors and help ---------------------------------------------------------------------------
 
 
+def _unfenced(text: str) -> str:
+    """A lone ``` (as in "paste it in a ``` block") would turn the rest of the message into code."""
+    return text.replace("```", "three-backtick") if text.count("```") % 2 else text
+
+
 def user_error(err: UserError, *, help_button: bool = False) -> Message:
-    blocks = [section(f":warning: {escape(err.message)}")]
-    if err.hint:
-        blocks.append(context(escape(err.hint)))
+    message, hint = _unfenced(err.message), _unfenced(err.hint or "")
+    blocks = [section(f":warning: {escape(message)}")]
+    if hint:
+        blocks.append(context(escape(hint)))
     if help_button:
         blocks.append({"type": "actions", "elements": [button("Help", HELP_ACTION, "help")]})
-    text = err.message if not err.hint else f"{err.message} — {err.hint}"
+    text = message if not hint else f"{message} — {hint}"
     return _message(text, blocks)
 
 
@@ -197,8 +213,7 @@ def profile_list(items: Sequence[ProfileSummary]) -> Message:
     if not items:
         return plain("No profiles yet. Create one with `/appprofile create`.")
     rows = [
-        f"*{escape(p.name)}* `{p.latest_version}` · {p.version_count} "
-        + ("version" if p.version_count == 1 else "versions")
+        f"*{escape(p.name)}* `{p.latest_version}` · {plural(p.version_count, 'version')}"
         + (f" — {escape(_cut(p.description, 200))}" if p.description else "")
         for p in items[:LIST_MAX]
     ]
@@ -208,10 +223,10 @@ def profile_list(items: Sequence[ProfileSummary]) -> Message:
     return _message(f"{len(items)} App Profiles", blocks)
 
 
-def version_card(rec: VersionRecord, catalog: Catalog, *, title: str = "") -> Message:
-    """A version: who made it, its tiers, and its YAML (secrets masked)."""
+def version_card(rec: VersionRecord, catalog: Catalog, *, title: str = "", note: str = "") -> Message:
+    """A version: who made it, its tiers, and its YAML (secrets masked); `note` follows the title."""
     heading = f"{title} {rec.ref}".strip()
-    lines = []
+    lines = [note] if note else []
     if rec.description:
         lines.append(escape(rec.description))
     origin = {"create": "created", "version": "new version", "clone": "cloned", "import": "imported"}[
@@ -240,10 +255,11 @@ def versions_list(records: Sequence[VersionRecord]) -> Message:
         + (f" from `{escape(r.source)}`" if r.source else "")
         for r in records[:LIST_MAX]
     ]
-    blocks = [header(f"{name}: {len(records)} versions"), section("\n".join(rows))]
+    title = f"{name}: {plural(len(records), 'version')}"
+    blocks = [header(title), section("\n".join(rows))]
     if len(records) > LIST_MAX:
         blocks.append(context(f"…and {len(records) - LIST_MAX} more"))
-    return _message(f"{name}: {len(records)} versions", blocks)
+    return _message(title, blocks)
 
 
 def diff(name: str, v1: str, v2: str, text: str) -> Message:
@@ -258,10 +274,22 @@ def export(name: str, version: str, text: str, catalog: Catalog) -> Message:
     return long_text(f"{name}@{version}", note, shown, what="YAML")
 
 
-def delete_confirm(name: str, version: str | None, purge: bool, what: str) -> Message:
+def _target_label(t: DeleteTarget, versions: int = 0) -> str:
+    if t.kind == "deployment":
+        return f"deployment {t.name} on {t.cluster}"
+    if t.kind == "version":
+        return f"{t.name}@{t.version}"
+    return f"profile {t.name} ({plural(versions, 'version')})" if versions else f"profile {t.name}"
+
+
+def delete_value(t: DeleteTarget) -> str:
+    """A delete button's value: the target only; the use case re-checks everything on the click."""
+    return t.model_dump_json()
+
+
+def delete_confirm(target: DeleteTarget, what: str) -> Message:
     """`what` says exactly what goes (a deployment on which cluster, or profile versions)."""
-    target = f"{name}@{version}" if version else name
-    value = json.dumps({"name": name, "version": version, "purge": purge})
+    label = _target_label(target)
     confirm = {
         "title": {"type": "plain_text", "text": "Delete for good?"},
         "text": {"type": "mrkdwn", "text": _cut(what, 300)},
@@ -275,12 +303,37 @@ def delete_confirm(name: str, version: str | None, purge: bool, what: str) -> Me
             "type": "actions",
             "block_id": "delete",
             "elements": [
-                button(f"Delete {target}", DELETE_ACTION, value, style="danger", confirm=confirm),
+                button(
+                    f"Delete {label}", DELETE_ACTION, delete_value(target), style="danger", confirm=confirm
+                ),
                 button("Cancel", CANCEL_ACTION, "cancel"),
             ],
         },
     ]
-    return _message(f"Delete {target}?", blocks)
+    return _message(f"Delete {label}?", blocks)
+
+
+def delete_choice(name: str, targets: Sequence[DeleteTarget], versions: int) -> Message:
+    """`delete NAME` names a profile and a deployment: which one? Each leads to its confirmation."""
+    labels = [_target_label(t, versions) for t in targets]
+    text = f"`{escape(name)}` names more than one thing: " + ", ".join(labels) + ". Which one do you delete?"
+    elements = [
+        button(f"Delete {label}", DELETE_CHOOSE_ACTION, delete_value(t))
+        for t, label in zip(targets, labels, strict=True)
+    ]
+    blocks = [
+        section(text),
+        {
+            "type": "actions",
+            "block_id": "delete-choice",
+            "elements": [*elements[:24], button("Cancel", CANCEL_ACTION, "cancel")],
+        },
+        context(
+            f"Next time name it: `/appprofile delete {escape(name)} from CLUSTER` is the deployment, "
+            f"`/appprofile delete {escape(name)}@VERSION` one version of the profile."
+        ),
+    ]
+    return _message(f"Delete which {name}?", blocks)
 
 
 # -- services ----------------------------------------------------------------------------------
@@ -350,42 +403,75 @@ def deployments_list(items: Sequence[DeploymentView]) -> Message:
 UPGRADE_ACTION = "deployment_upgrade"
 
 
+def _failed_tier(run: Run) -> str:
+    failed = [t.name for t in run.tiers if t.state == "failed"]
+    return f" at tier {failed[0]}" if failed else ""
+
+
+def _in_place(dep: Deployment, attempt: Run | None) -> str:
+    """What actually runs: the version in place and its state, apart from a failed attempt."""
+    if attempt is None:
+        return f"{escape(dep.profile)} {dep.version} · {dep.status}"
+    if dep.last_good_version:
+        return f"{escape(dep.profile)} {dep.last_good_version} in place (its last good deploy)"
+    return "nothing deployed successfully yet"
+
+
+def _status_line(view: DeploymentView) -> str:
+    dep, run, attempt = view.deployment, view.run, view.failed_attempt
+    line = f"*{escape(dep.name)} on {escape(dep.cluster)}*: {_in_place(dep, attempt)}"
+    if attempt is not None:
+        reason = f" — {escape(_cut(attempt.error, 500))}" if attempt.error else ""
+        line += f"\nlast attempt: {attempt.version} failed{_failed_tier(attempt)}{reason} (run #{attempt.id})"
+    elif run is not None:
+        line += f"\nlast run #{run.id} ({run.kind} {run.version}): {run.status.replace('_', ' ')}"
+    if view.update:
+        line += f"\n:arrow_up: update available: {view.update}"
+    return line
+
+
+def _status_button(view: DeploymentView) -> dict[str, Any] | None:
+    dep, attempt = view.deployment, view.failed_attempt
+    if view.update:
+        value = json.dumps({"cluster": dep.cluster, "name": dep.name})
+        return button(f"Upgrade to {view.update}", UPGRADE_ACTION, value, style="primary")
+    if attempt is not None:
+        return button(f"Retry {attempt.version}", RETRY_ACTION, str(attempt.id))
+    return None
+
+
 def status(items: Sequence[DeploymentView]) -> Message:
     if not items:
         return plain("Nothing is deployed yet.")
     out: list[dict[str, Any]] = [header("Status")]
     for view in items[:LIST_MAX]:
-        dep, run = view.deployment, view.run
-        line = f"*{escape(dep.name)}* on `{escape(dep.cluster)}`: {dep.status}"
-        line += f" · {escape(dep.profile)}@{dep.version}"
-        if run is not None:
-            line += f"\nlast run #{run.id} ({run.kind}): {run.status}"
-            if run.error:
-                line += f" — {escape(_cut(run.error, 500))}"
-        if view.update:
-            line += f"\n:arrow_up: update available: {view.update}"
-            value = json.dumps({"cluster": dep.cluster, "name": dep.name})
-            out.append(
-                {
-                    "type": "section",
-                    "text": {"type": "mrkdwn", "text": _cut(line, SECTION_MAX)},
-                    "accessory": button(f"Upgrade to {view.update}", UPGRADE_ACTION, value, style="primary"),
-                }
-            )
-        else:
-            out.append(section(line))
-    return _message(f"Status of {len(items)} deployments", out)
+        block = section(_status_line(view))
+        accessory = _status_button(view)
+        if accessory is not None:
+            block["accessory"] = accessory
+        out.append(block)
+    where = ", ".join(f"{v.deployment.name} on {v.deployment.cluster}" for v in items[:LIST_MAX])
+    return _message(f"Status of {plural(len(items), 'deployment')}: {where}", out)
 
 
-def outputs(name: str, values: dict[str, dict[str, str]], catalog: Catalog) -> Message:
+def output_value(value: str) -> str:
+    """An output as every message shows it: in code, or "—" when it is empty (an address a
+    LoadBalancer has not been given yet), so an empty value never renders as stray backticks."""
+    return f"`{escape(value)}`" if value else "—"
+
+
+def outputs(
+    name: str, values: dict[str, dict[str, str]], catalog: Catalog, *, cluster: str | None = None
+) -> Message:
+    where = f"{name} on {cluster}" if cluster else name
     shown = mask_outputs(values, catalog)
     if not shown:
-        return plain(f"{name} has published no outputs yet.")
-    blocks: list[dict[str, Any]] = [header(f"Outputs of {name}")]
+        return plain(f"{where} has published no outputs yet.")
+    blocks: list[dict[str, Any]] = [header(f"Outputs of {where}")]
     for tier, kv in list(shown.items())[: MAX_BLOCKS - 2]:
-        rows = "\n".join(f"`{escape(k)}` = `{escape(v)}`" for k, v in kv.items()) or "none"
+        rows = "\n".join(f"`{escape(k)}` = {output_value(v)}" for k, v in kv.items()) or "none"
         blocks.append(section(f"*{escape(tier)}*\n{rows}"))
-    return _message(f"Outputs of {name}", blocks)
+    return _message(f"Outputs of {where}", blocks)
 
 
 def audit(entries: Sequence[AuditEntry]) -> Message:

@@ -120,7 +120,7 @@ def create_view(channel: str) -> dict[str, Any]:
             "Profile YAML",
             multiline=True,
             placeholder="name: counter-app\ntiers:\n  - name: api\n    type: container",
-            hint="Up to 3000 characters here; paste longer YAML with `/appprofile create` in a ``` block",
+            hint="Up to 3000 characters here; paste longer YAML with `/appprofile create` in a code block",
         ),
     ]
     return _view(CREATE, "Create App Profile", "Create", FormContext(channel=channel), blocks)

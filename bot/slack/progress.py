@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk import WebClient
 
 from bot.core.records import Deployment, Run, TierState
+from bot.slack import blocks as blocks_mod
+from bot.slack import plan_view
 
 if TYPE_CHECKING:
     from bot.store.db import Store
@@ -101,6 +103,7 @@ def blocks(run: Run, dep: Deployment | None, *, now: float, queue_position: int 
     if pruned:
         shown = ", ".join(pruned[:10]) + (f" and {len(pruned) - 10} more" if len(pruned) > 10 else "")
         out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Prunes: {shown}"[:3000]}]})
+    out.extend(_digest(run))
     lines = []
     for t in run.tiers[:MAX_TIER_LINES]:
         msg = f" — {t.message}" if t.message else ""
@@ -160,7 +163,7 @@ def outputs_text(outputs: dict[str, dict[str, str]]) -> str:
     for tier, values in outputs.items():
         if not values:
             continue
-        shown = ", ".join(f"`{k}`={v}" if v else f"`{k}`=—" for k, v in sorted(values.items()))
+        shown = ", ".join(f"`{k}`={blocks_mod.output_value(v)}" for k, v in sorted(values.items()))
         lines.append(f"• *{tier}*: {shown}")
     return "\n".join(lines)
 
@@ -287,6 +290,7 @@ def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso:
             "text": {"type": "plain_text", "text": f"Approval: {verb} {run.cluster}"[:150]},
         },
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        *_digest(run),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{state}*"}]},
     ]
     if run.status == "awaiting_approval":
@@ -326,6 +330,20 @@ def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso:
             }
         )
     return out
+
+
+def _digest(run: Run) -> list[dict[str, Any]]:
+    """What the run applies, per tier by kind, and every sensitive object by name, with a button
+    for the full list: an approver approves what they can read."""
+    if not (run.plan or {}).get("tiers"):
+        return []
+    return [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": plan_view.digest_text(run.plan)},
+            "accessory": plan_view.view_plan_button(run.id),
+        }
+    ]
 
 
 def _confirm(title_text: str, text: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -38,6 +39,35 @@ def health_wsgi(environ: dict[str, Any], start_response: StartResponse) -> Itera
     return _health(environ, start_response) or _not_found(start_response)
 
 
+MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; a larger body is not from Slack
+
+
+def _plain(start_response: StartResponse, status: str, text: str) -> Iterable[bytes]:
+    body = text.encode()
+    start_response(
+        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+def _utf8_body(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes] | None:
+    """Read the body once: refuse one that is too large or not UTF-8 (Bolt would fail on it
+    silently), else hand Bolt an unread copy."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _plain(start_response, "400 Bad Request", "Content-Length is not a number")
+    if length > MAX_BODY:
+        return _plain(start_response, "413 Payload Too Large", "the request body is larger than 1 MiB")
+    raw = environ["wsgi.input"].read(length) if length else b""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _plain(start_response, "400 Bad Request", "the request body is not UTF-8 text")
+    environ["wsgi.input"] = io.BytesIO(raw)
+    return None
+
+
 def make_wsgi(app: App) -> WSGIApp:
     """Bolt's WSGI handler behind a tiny router: `GET /healthz` answers before Bolt sees it."""
     bolt = SlackRequestHandler(app)
@@ -48,6 +78,9 @@ def make_wsgi(app: App) -> WSGIApp:
             return health
         if environ.get("PATH_INFO", "") != EVENTS_PATH:
             return _not_found(start_response)
+        refused = _utf8_body(environ, start_response)
+        if refused is not None:
+            return refused
         result: Iterable[bytes] = bolt(environ, start_response)
         return result
 

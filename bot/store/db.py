@@ -9,6 +9,7 @@ serves every thread, one call at a time.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
@@ -20,6 +21,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from bot.core import model, secrets
+from bot.core.catalog import Catalog
+from bot.core.errors import UserError
 from bot.core.model import Profile
 from bot.core.records import (
     Approval,
@@ -34,7 +38,7 @@ from bot.core.records import (
     VersionKind,
     VersionRecord,
 )
-from bot.store import audit, deployments, profiles, runs, schema
+from bot.store import audit, deployments, profiles, runs, schema, sealing, transaction
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -45,9 +49,17 @@ def iso(epoch_seconds: float) -> str:
 
 
 class Store:
-    def __init__(self, path: str | os.PathLike[str], *, now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        now: Callable[[], float] = time.time,
+        sealer: sealing.Sealer | None = None,
+    ) -> None:
         self.path = str(path)
         self._now = now
+        # Seals the columns that can hold user-given secrets (see bot.store.sealing).
+        self.sealer = sealer or sealing.Sealer(None)
         self._local = threading.local()
         self._lock = threading.RLock()
         self._shared: Database | None = None
@@ -71,6 +83,8 @@ class Store:
         )
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
+        # Overwrite what is deleted or rewritten: sealing old clear rows must not leave them in free pages.
+        conn.execute("PRAGMA secure_delete = ON")
         if self.path != ":memory:":
             conn.execute("PRAGMA journal_mode = WAL")
         return Database(conn, execute_plugins=False)
@@ -126,11 +140,12 @@ class Store:
                 kind=kind,
                 source=source,
                 text=text,
+                sealer=self.sealer,
             )
 
     def get_version(self, name: str, version: str | None = None) -> VersionRecord:
         with self._db() as db:
-            return profiles.get_version(db, name, version)
+            return profiles.get_version(db, name, version, sealer=self.sealer)
 
     def list_profiles(self) -> list[ProfileSummary]:
         with self._db() as db:
@@ -138,7 +153,7 @@ class Store:
 
     def list_versions(self, name: str) -> list[VersionRecord]:
         with self._db() as db:
-            return profiles.list_versions(db, name)
+            return profiles.list_versions(db, name, self.sealer)
 
     def latest_version(self, name: str) -> str | None:
         with self._db() as db:
@@ -195,7 +210,64 @@ class Store:
         with self._db() as db:
             return deployments.update(db, deployment_id, at=self.timestamp(), fields=fields)
 
+    # -- secrets at rest -------------------------------------------------------------------
+
+    def clear_secrets(self, catalog: Catalog) -> list[str]:
+        """Versions (`name@version`) whose YAML holds a user-given secret value in clear text."""
+        found = []
+        with self._db() as db:
+            rows = db.execute("SELECT name, version, yaml FROM versions ORDER BY id").fetchall()
+        for name, version, text in rows:
+            if str(text).startswith(sealing.PREFIX):
+                continue
+            try:
+                profile = model.from_yaml(str(text))
+            except UserError:
+                continue  # an old version that no longer validates holds nothing we can read as a secret
+            if secrets.given_values(profile, catalog):
+                found.append(f"{name}@{version}")
+        return found
+
+    def seal_clear_secrets(self) -> int:
+        """Seal every clear version YAML and run plan (after a key was set); returns how many rows."""
+        if not self.sealer.enabled:
+            return 0
+        count = 0
+        with self._db() as db, transaction.immediate(db):
+            for row_id, text in db.execute("SELECT id, yaml FROM versions").fetchall():
+                if not str(text).startswith(sealing.PREFIX):
+                    db.execute(
+                        "UPDATE versions SET yaml = ? WHERE id = ?", [self.sealer.seal(str(text)), row_id]
+                    )
+                    count += 1
+            for row_id, plan in db.execute("SELECT id, plan FROM runs").fetchall():
+                data = json.loads(plan)
+                if data and "sealed" not in data:
+                    sealed = json.dumps(self._sealed_plan(data))
+                    db.execute("UPDATE runs SET plan = ? WHERE id = ?", [sealed, row_id])
+                    count += 1
+        with self._db() as db:
+            # The old pages also live in the write-ahead log until it is checkpointed away.
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return count
+
     # -- runs and approvals ------------------------------------------------------------------
+
+    def _sealed_plan(self, plan: dict[str, Any]) -> dict[str, Any]:
+        # A plan holds the objects a run applies, a Secret's given values among them.
+        if not plan or not self.sealer.enabled:
+            return plan
+        return {"sealed": self.sealer.seal(json.dumps(plan, sort_keys=True))}
+
+    def _opened(self, run: Run) -> Run:
+        sealed = run.plan.get("sealed") if len(run.plan) == 1 else None
+        if not isinstance(sealed, str):
+            return run
+        plan: dict[str, Any] = json.loads(self.sealer.open(sealed))
+        return run.model_copy(update={"plan": plan})
+
+    def _opened_or_none(self, run: Run | None) -> Run | None:
+        return None if run is None else self._opened(run)
 
     def create_run(
         self,
@@ -218,45 +290,51 @@ class Store:
         expires_at: str | None = None,
     ) -> Run:
         with self._db() as db:
-            return runs.create(
-                db,
-                at=self.timestamp(),
-                cluster=cluster,
-                deployment=deployment,
-                profile=profile,
-                version=version,
-                kind=kind,
-                requested_by=requested_by,
-                channel=channel,
-                fingerprint=fingerprint,
-                plan=plan or {},
-                tiers=tiers,
-                options=options or {},
-                status=status,
-                deployment_id=deployment_id,
-                message_ts=message_ts,
-                thread_ts=thread_ts,
-                expires_at=expires_at,
+            return self._opened(
+                runs.create(
+                    db,
+                    at=self.timestamp(),
+                    cluster=cluster,
+                    deployment=deployment,
+                    profile=profile,
+                    version=version,
+                    kind=kind,
+                    requested_by=requested_by,
+                    channel=channel,
+                    fingerprint=fingerprint,
+                    plan=self._sealed_plan(plan or {}),
+                    tiers=tiers,
+                    options=options or {},
+                    status=status,
+                    deployment_id=deployment_id,
+                    message_ts=message_ts,
+                    thread_ts=thread_ts,
+                    expires_at=expires_at,
+                )
             )
 
     def get_run(self, run_id: int) -> Run:
         with self._db() as db:
-            return runs.get(db, run_id)
+            return self._opened(runs.get(db, run_id))
 
     def update_run(self, run_id: int, *, only_if_status: Collection[str] | None = None, **fields: Any) -> Run:
         """Change fields of a run (validated as a whole `Run`). With `only_if_status`, the change
         happens only if the run is still in one of those states, else `Conflict` (e.g. an
         approval racing a rejection)."""
+        if "plan" in fields:
+            fields["plan"] = self._sealed_plan(fields["plan"])
         with self._db() as db:
-            return runs.update(db, run_id, at=self.timestamp(), fields=fields, only_if_status=only_if_status)
+            return self._opened(
+                runs.update(db, run_id, at=self.timestamp(), fields=fields, only_if_status=only_if_status)
+            )
 
     def runs_with_status(self, *statuses: RunStatus) -> list[Run]:
         with self._db() as db:
-            return runs.with_status(db, statuses)
+            return [self._opened(r) for r in runs.with_status(db, statuses)]
 
     def claim_next_run(self, cluster: str, deployment: str) -> Run | None:
         with self._db() as db:
-            return runs.claim_next(db, cluster, deployment, at=self.timestamp())
+            return self._opened_or_none(runs.claim_next(db, cluster, deployment, at=self.timestamp()))
 
     def queue_position(self, run_id: int) -> int:
         with self._db() as db:
@@ -265,16 +343,16 @@ class Store:
     def running_run(self, cluster: str, deployment: str) -> Run | None:
         """The run of this deployment that holds its turn (to resume after a restart)."""
         with self._db() as db:
-            return runs.running(db, cluster, deployment)
+            return self._opened_or_none(runs.running(db, cluster, deployment))
 
     def latest_run(self, cluster: str, deployment: str) -> Run | None:
         """The newest run of this deployment, whatever its status."""
         with self._db() as db:
-            return runs.latest(db, cluster, deployment)
+            return self._opened_or_none(runs.latest(db, cluster, deployment))
 
     def pending_approval_run(self, cluster: str, deployment: str) -> Run | None:
         with self._db() as db:
-            return runs.pending_approval(db, cluster, deployment)
+            return self._opened_or_none(runs.pending_approval(db, cluster, deployment))
 
     def add_approval(self, run_id: int, user: str, decision: Decision, fingerprint: str) -> bool:
         with self._db() as db:

@@ -13,14 +13,18 @@ from bot.core.errors import Conflict, NotFound, UserError, did_you_mean
 from bot.core.model import Profile
 from bot.core.records import ACTIVE_RUN_STATUSES, ProfileSummary, VersionKind, VersionRecord
 from bot.store import audit, transaction
+from bot.store.sealing import Sealer
 
 _COLUMNS = "name, version, yaml, description, tags, created_by, created_at, kind, source"
 _SEMVER_DESC = "major DESC, minor DESC, patch DESC"
 _SEMVER = "major, minor, patch"
 
 
-def _record(row: dict[str, Any]) -> VersionRecord:
-    return VersionRecord.model_validate({**row, "tags": json.loads(row["tags"])})
+def _record(row: dict[str, Any], sealer: Sealer | None = None) -> VersionRecord:
+    """A version row as a record; with `sealer`, its YAML opened (without, left as stored: for
+    callers that need only the name and version)."""
+    text = sealer.open(row["yaml"]) if sealer is not None else row["yaml"]
+    return VersionRecord.model_validate({**row, "yaml": text, "tags": json.loads(row["tags"])})
 
 
 def _next_patch(version: str) -> str:
@@ -32,11 +36,11 @@ def names(db: Database) -> list[str]:
     return [r["name"] for r in db.query("SELECT DISTINCT name FROM versions ORDER BY name")]
 
 
-def _latest(db: Database, name: str) -> VersionRecord | None:
+def _latest(db: Database, name: str, sealer: Sealer | None = None) -> VersionRecord | None:
     rows = list(
         db.table("versions").rows_where("name = ?", [name], order_by=_SEMVER_DESC, select=_COLUMNS, limit=1)
     )
-    return _record(rows[0]) if rows else None
+    return _record(rows[0], sealer) if rows else None
 
 
 def _as_written(text: str | None, profile: Profile) -> str:
@@ -59,6 +63,7 @@ def create_version(
     kind: VersionKind,
     source: str | None = None,
     text: str | None = None,
+    sealer: Sealer,
 ) -> VersionRecord:
     record = VersionRecord(
         name=profile.name,
@@ -73,7 +78,7 @@ def create_version(
     )
     major, minor, patch = model.version_key(profile.version)
     with transaction.immediate(db):
-        latest = _latest(db, profile.name)
+        latest = _latest(db, profile.name, sealer)
         exists = db.execute(
             "SELECT 1 FROM versions WHERE name = ? AND version = ?", [profile.name, profile.version]
         ).fetchone()
@@ -85,6 +90,7 @@ def create_version(
             db.table("versions").insert(
                 {
                     **record.model_dump(),
+                    "yaml": sealer.seal(record.yaml),
                     "tags": json.dumps(record.tags),
                     "major": major,
                     "minor": minor,
@@ -117,16 +123,18 @@ def _duplicate(name: str, version: str, latest: VersionRecord | None) -> Conflic
     )
 
 
-def get_version(db: Database, name: str, version: str | None = None) -> VersionRecord:
+def get_version(
+    db: Database, name: str, version: str | None = None, *, sealer: Sealer | None = None
+) -> VersionRecord:
     if version is None:
-        latest = _latest(db, name)
+        latest = _latest(db, name, sealer)
         if latest is None:
             raise _no_profile(db, name)
         return latest
     wanted = model.normalize_version(version)
     rows = list(db.table("versions").rows_where("name = ? AND version = ?", [name, wanted], select=_COLUMNS))
     if rows:
-        return _record(rows[0])
+        return _record(rows[0], sealer)
     existing = [r.version for r in list_versions(db, name)]
     if not existing:
         raise _no_profile(db, name)
@@ -140,9 +148,9 @@ def _no_profile(db: Database, name: str) -> NotFound:
     return NotFound(f"there is no profile named {name}", hint=did_you_mean(name, names(db), what="profiles"))
 
 
-def list_versions(db: Database, name: str) -> list[VersionRecord]:
+def list_versions(db: Database, name: str, sealer: Sealer | None = None) -> list[VersionRecord]:
     rows = db.table("versions").rows_where("name = ?", [name], order_by=_SEMVER, select=_COLUMNS)
-    return [_record(r) for r in rows]
+    return [_record(r, sealer) for r in rows]
 
 
 def latest_version(db: Database, name: str) -> str | None:
@@ -173,14 +181,13 @@ def _refuse_if_in_use(db: Database, name: str, version: str | None) -> None:
         # The version being deployed and the one running until it succeeds both count.
         where += " AND (version = ? OR last_good_version = ?)"
         params += [version, version]
-    deployments = [
-        f"{r['cluster']}/{r['name']}"
-        for r in db.table("deployments").rows_where(where, params, order_by="cluster, name")
-    ]
-    if deployments:
+    rows = list(db.table("deployments").rows_where(where, params, order_by="cluster, name"))
+    if rows:
+        listing = ", ".join(f"{r['cluster']}/{r['name']}" for r in rows)
+        commands = " then ".join(f"`/appprofile delete {r['name']} from {r['cluster']}`" for r in rows)
         raise Conflict(
-            f"{label} is in use by deployment {', '.join(deployments)}",
-            hint="delete those deployments first (`/appprofile delete NAME`) or deploy another version",
+            f"{label} is in use by deployment {listing}",
+            hint=f"delete those deployments first ({commands}) or deploy another version",
         )
     marks = ", ".join("?" for _ in ACTIVE_RUN_STATUSES)
     where, params = f"profile = ? AND status IN ({marks})", [name, *ACTIVE_RUN_STATUSES]

@@ -44,6 +44,27 @@ function token(inner) {
   return `<a href="${esc(href)}" target="_blank" rel="noopener noreferrer">${esc(label || target)}</a>`;
 }
 
+// Slack's common emoji shortcodes, shown as Slack shows them; unknown ones stay as typed.
+const EMOJI = {
+  warning: "\u26a0\ufe0f", arrow_up: "\u2b06\ufe0f", arrow_down: "\u2b07\ufe0f", arrow_right: "\u27a1\ufe0f",
+  arrow_left: "\u2b05\ufe0f", rotating_light: "\u{1f6a8}", white_check_mark: "\u2705", heavy_check_mark: "\u2714\ufe0f",
+  x: "\u274c", no_entry: "\u26d4", no_entry_sign: "\u{1f6ab}", hourglass: "\u231b", hourglass_flowing_sand: "\u23f3",
+  lock: "\u{1f512}", unlock: "\u{1f513}", key: "\u{1f511}", rocket: "\u{1f680}", tada: "\u{1f389}", eyes: "\u{1f440}",
+  fire: "\u{1f525}", boom: "\u{1f4a5}", bell: "\u{1f514}", information_source: "\u2139\ufe0f", question: "\u2753",
+  exclamation: "\u2757", heavy_plus_sign: "\u2795", heavy_minus_sign: "\u2796", wastebasket: "\u{1f5d1}\ufe0f",
+  package: "\u{1f4e6}", gear: "\u2699\ufe0f", wrench: "\u{1f527}", hammer_and_wrench: "\u{1f6e0}\ufe0f",
+  construction: "\u{1f6a7}", stopwatch: "\u23f1\ufe0f", clock3: "\u{1f552}", repeat: "\u{1f501}",
+  arrows_counterclockwise: "\u{1f504}", leftwards_arrow_with_hook: "\u21a9\ufe0f", thumbsup: "\u{1f44d}",
+  "+1": "\u{1f44d}", thumbsdown: "\u{1f44e}", "-1": "\u{1f44e}", wave: "\u{1f44b}", memo: "\u{1f4dd}",
+  mag: "\u{1f50d}", link: "\u{1f517}", large_green_circle: "\u{1f7e2}", red_circle: "\u{1f534}",
+  large_yellow_circle: "\u{1f7e1}", white_circle: "\u26aa", green_heart: "\u{1f49a}", sparkles: "\u2728",
+  skull: "\u{1f480}", robot_face: "\u{1f916}", zap: "\u26a1", ship: "\u{1f6a2}", new: "\u{1f195}",
+};
+
+function emoji(escaped) {
+  return escaped.replace(/:([a-z0-9_+-]+):/g, (whole, name) => EMOJI[name] || whole);
+}
+
 function emphasis(escaped) {
   return escaped
     .replace(/(^|[\s(])\*([^*\n]+)\*(?=$|[\s).,:;!?])/g, "$1<b>$2</b>")
@@ -54,7 +75,7 @@ function emphasis(escaped) {
 function inline(text) {
   return text.split(/(`[^`\n]+`)/).map((part, i) => {
     if (i % 2 === 1) return `<code>${esc(part.slice(1, -1))}</code>`;
-    return part.split(/<([^<>\s][^<>]*)>/).map((p, j) => (j % 2 === 1 ? token(p) : emphasis(esc(p)))).join("");
+    return part.split(/<([^<>\s][^<>]*)>/).map((p, j) => (j % 2 === 1 ? token(p) : emoji(emphasis(esc(p))))).join("");
   }).join("");
 }
 
@@ -180,7 +201,9 @@ function render() {
   if (!d) return;
   $("channel-name").textContent = d.channel.name;
   const banner = $("banner");
-  banner.textContent = (d.simulated ? "Simulated clusters: " : "Real clusters from KUBECONFIG: ") + d.clusters.join(", ");
+  banner.textContent = d.simulated
+    ? `Simulated clusters: ${d.clusters.join(", ")} \u2014 images tagged :nopull or :crash fail on purpose`
+    : `Real clusters from KUBECONFIG: ${d.clusters.join(", ")}`;
   banner.classList.toggle("real", !d.simulated);
   const tl = $("timeline");
   const atBottom = tl.scrollHeight - tl.scrollTop - tl.clientHeight < 40;

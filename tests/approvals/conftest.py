@@ -24,6 +24,7 @@ from bot.slack.groups import UsergroupCache
 from bot.slack.progress import SlackReporter
 from bot.store.db import Store
 from sandbox.slack_api import Call, FakeSlack
+from tests import secret_key
 from tests.executor.scripted import ScriptedCluster
 from tests.slack.conftest import SlackDriver, _QuietHandler
 
@@ -75,7 +76,7 @@ class World:
 
     def boot(self) -> tuple[Service, SlackDriver]:
         """Build the bot as main.build_bot does (a restart is a second boot over the same file)."""
-        store = Store(self.tmp / "app.db", now=self.clock)
+        store = Store(self.tmp / "app.db", now=self.clock, sealer=secret_key.sealer())
         catalog = catalog_files.load()
         client = slack_app.make_client(self.fake.bot_token, self.fake.base_url)
         work = ThreadPoolExecutor(max_workers=4)

@@ -95,6 +95,18 @@ def public_post(driver: SlackDriver, sent: Reply, needle: str) -> Call:
     return driver.posted(sent, needle)
 
 
+def submit_form(driver: SlackDriver, sent: Reply, user: str) -> None:
+    """Submit the form `sent` opened, as it was prefilled; a form saves before it closes."""
+    view = driver.opened(sent)
+    prefilled = {
+        b["block_id"]: b["element"].get("initial_value")
+        for b in view["blocks"]
+        if b.get("type") == "input" and b["element"].get("initial_value")
+    }
+    reply = driver.submit(view, prefilled, user=user)
+    assert reply.status == 200 and reply.body == "", reply.body
+
+
 def delete_via_confirm(world: World, driver: SlackDriver, target: str, user: str) -> Call:
     """`delete TARGET` always answers with a confirmation first; click its Delete button as `user`
     and return the answer to the click (the use case authorises there)."""
@@ -153,9 +165,25 @@ def test_version_is_for_the_listed_user(boot: Boot) -> None:
     assert denials(service) == [(MAKER, "version", "counter-app@1.1.0")]
 
     sent = command(world, driver, "version counter-app 1.1.0", APPROVER_A)
+    submit_form(driver, sent, APPROVER_A)
     public_post(driver, sent, "1.1.0")
     assert versions(service, "counter-app") == ["1.0.0", "1.1.0"]
     assert len(denials(service)) == 1
+
+
+def test_create_cannot_add_a_version_to_an_existing_profile(boot: Boot) -> None:
+    """Issue 10: a user with only `create` could add counter-app 2.0.0; now that needs `version`."""
+    world, service, driver = boot(ACCESS_CONFIG)
+    seed(service)
+    newer = EXAMPLE.replace("version: 1.0.0", "version: 2.0.0")
+    reply = private_reply(driver, command(world, driver, f"create ```{newer}```", MAKER))
+    assert "already exists" in text_of(reply)
+    assert "/appprofile version counter-app 1.1.0" in text_of(reply)
+    assert versions(service, "counter-app") == ["1.0.0"]
+    # The `version` command is the way, and it is for the user `version` lists only.
+    reply = private_reply(driver, command(world, driver, "version counter-app 2.0.0", MAKER))
+    assert "you are not allowed to version here" in text_of(reply)
+    assert versions(service, "counter-app") == ["1.0.0"]
 
 
 def test_clone_with_star_is_for_everyone(boot: Boot) -> None:
@@ -239,7 +267,9 @@ def test_an_action_missing_from_access_is_refused_to_everyone(boot: Boot) -> Non
 def test_without_an_access_section_everyone_may_do_everything(boot: Boot) -> None:
     world, service, driver = boot(OPEN_CONFIG)
     public_post(driver, command(world, driver, f"create ```{EXAMPLE}```", OUTSIDER), "counter-app")
-    public_post(driver, command(world, driver, "version counter-app 1.1.0", OUTSIDER), "1.1.0")
+    sent = command(world, driver, "version counter-app 1.1.0", OUTSIDER)
+    submit_form(driver, sent, OUTSIDER)
+    public_post(driver, sent, "1.1.0")
     public_post(driver, command(world, driver, "clone counter-app copy-app", OUTSIDER), "copy-app")
     answer = delete_via_confirm(world, driver, "counter-app@1.0.0", OUTSIDER)
     assert "Deleted counter-app 1.0.0" in text_of(answer)

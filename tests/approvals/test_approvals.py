@@ -249,6 +249,25 @@ def test_deploy_from_a_channel_the_cluster_does_not_allow_is_refused(make_world:
     assert service.store.runs_with_status("awaiting_approval", "queued", "running") == []
 
 
+def test_an_approval_click_from_a_channel_the_cluster_does_not_allow_counts_nothing(make_world: Any) -> None:
+    world: World = make_world()
+    service, driver = world.boot()
+    run_id, value = request(world, driver)
+    reply = driver.click(
+        {"type": "button", "action_id": "approval_approve", "block_id": "b", "value": value},
+        user=APPROVER_A,
+        channel="C0OTHER",
+    )
+    answer = text_of(driver.answer(reply))
+    assert "do not count from this channel" in answer and "`channels` rule" in answer
+    assert f"<#{PROD_CHANNEL}>" in answer
+    assert service.store.approvals(run_id) == []
+    assert service.store.get_run(run_id).status == "awaiting_approval"
+    assert any(e.actor == APPROVER_A and e.result == "denied" for e in service.store.list_audit(limit=50))
+    # The same click from the cluster's channel counts.
+    assert "Approved" in click(world, driver, value, APPROVER_A)
+
+
 def test_access_list_with_usergroup(make_world: Any) -> None:
     world: World = make_world()
     service, driver = world.boot()
@@ -302,8 +321,8 @@ def _deployed_on_prod(world: World, service: Service, driver: SlackDriver) -> No
 
 
 def _delete_confirm(world: World, driver: SlackDriver, user: str, channel: str) -> tuple[str, str]:
-    """Ask to delete `counter-app`; return (the confirm text shown, the Delete button's value)."""
-    answer = driver.answer(driver.command("delete counter-app", user=user, channel=channel))
+    """Ask to delete deployment `counter-app` on prod; return (the confirm text shown, the Delete button's value)."""
+    answer = driver.answer(driver.command("delete counter-app from prod", user=user, channel=channel))
     value = next(
         el["value"]
         for b in answer.params["blocks"]

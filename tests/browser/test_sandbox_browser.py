@@ -26,7 +26,9 @@ def message(page: Any, text: str) -> Any:
 
 @pytest.mark.browser
 def test_create_deploy_approve_in_the_channel_page(page: Any) -> None:
-    expect(page.get_by_test_id("banner")).to_have_text("Simulated clusters: dev-cluster, prod")
+    expect(page.get_by_test_id("banner")).to_have_text(
+        "Simulated clusters: dev-cluster, prod — images tagged :nopull or :crash fail on purpose"
+    )
 
     # Preloaded examples are there.
     send(page, "/appprofile list")
@@ -77,3 +79,21 @@ def test_create_deploy_approve_in_the_channel_page(page: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "sandbox.png"), full_page=True)
     assert (ARTIFACTS / "sandbox.png").stat().st_size > 0
+
+
+@pytest.mark.browser
+def test_mrkdwn_shows_slack_emoji_shortcodes_as_emoji(page: Any) -> None:
+    html = page.evaluate(
+        "mrkdwn(':warning: *up* :arrow_up: :rotating_light: :white_check_mark: :x: `:lock:` 10:30:00 :nope:')"
+    )
+    assert html.startswith("\u26a0\ufe0f <b>up</b> \u2b06\ufe0f \U0001f6a8 \u2705 \u274c")
+    assert "<code>:lock:</code>" in html  # code stays as typed
+    assert "10:30:00 :nope:" in html  # not shortcodes, or unknown ones, stay as typed
+    for name, shown in [
+        ("hourglass", "\u231b"),
+        ("lock", "\U0001f512"),
+        ("rocket", "\U0001f680"),
+        ("tada", "\U0001f389"),
+        ("eyes", "\U0001f440"),
+    ]:
+        assert page.evaluate(f"mrkdwn(':{name}:')") == shown

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import kubernetes_validate
@@ -13,14 +12,10 @@ from bot import catalog_files
 from bot.core import render
 from bot.core.errors import UserError
 from bot.kube import helm
+from tests import helm as helm_tool
 
-
-def _helm_bin() -> str:
-    return os.environ.get("HELM_BIN") or str(Path(sys.executable).parent / "helm")
-
-
-HELM = _helm_bin()
-pytestmark = pytest.mark.skipif(not Path(HELM).is_file(), reason=f"no helm binary at {HELM}")
+HELM = helm_tool.HELM or "helm"
+pytestmark = helm_tool.needs_helm
 
 CTX = render.RenderContext(
     deployment="shop", tier="web", namespace="shop-web-ns", profile="shop", profile_version="1.1.0"
@@ -67,7 +62,13 @@ def test_web_chart_by_absolute_path_and_defaults() -> None:
     path = str(catalog_files.charts_dir() / "web")
     # A relative helm path works although helm runs inside its own temporary home.
     text = helm.template(
-        path, release="demo", namespace="ns1", version=None, values={}, helm_bin=os.path.relpath(HELM)
+        path,
+        release="demo",
+        namespace="ns1",
+        version=None,
+        values={},
+        helm_bin=os.path.relpath(HELM),
+        allowed=[path],  # a path on the bot's host only when the cluster's chart policy lists it
     )
     assert "name: demo-web" in text
 
@@ -95,6 +96,7 @@ def test_broken_chart_gives_helm_message_without_values(tmp_path: Path) -> None:
             version=None,
             values={"secret": "hunter2-topsecret"},
             helm_bin=HELM,
+            allowed=[str(tmp_path / "*")],
         )
     assert "helm could not render chart" in err.value.message
     assert "hunter2-topsecret" not in str(err.value)

@@ -177,13 +177,18 @@ def test_manifest_objects_get_a_namespace_and_labels() -> None:
         "PersistentVolume",
     ],
 )
-def test_manifest_refuses_cluster_scoped_kinds(kind: str) -> None:
+def test_manifest_renders_cluster_scoped_kinds_for_the_guardrails_to_judge(kind: str) -> None:
+    # Which kinds are cluster-scoped only the cluster knows: rendering gives every object the
+    # tier's namespace, the plan drops it where discovery says cluster-scoped, and the guardrails
+    # refuse or allow the kind (tests/core/test_guardrails.py).
     doc = f"apiVersion: v1\nkind: {kind}\nmetadata: {{name: x}}\n"
-    with pytest.raises(UserError) as err:
-        render.manifest_objects([CM, CM + "---\n" + doc], ctx())
-    assert "tier api" in err.value.message
-    assert "manifest #2" in err.value.message
-    assert kind in err.value.message
+    objs = render.manifest_objects([CM, CM + "---\n" + doc], ctx())
+    assert [(o["kind"], o["metadata"]["namespace"]) for o in objs] == [
+        ("ConfigMap", "shop-api-ns"),
+        ("ConfigMap", "shop-api-ns"),
+        (kind, "shop-api-ns"),
+    ]
+    assert objs[2]["metadata"]["labels"]["appprofile.dev/tier"] == "api"
 
 
 @pytest.mark.parametrize(
@@ -202,7 +207,7 @@ def test_manifest_errors_name_tier_and_document(doc: str, fragment: str) -> None
     assert fragment in err.value.message
 
 
-def test_helm_objects_namespace_and_labels_but_keep_cluster_scoped_as_they_are() -> None:
+def test_helm_objects_get_the_tier_namespace_and_labels() -> None:
     text = (
         "---\n# Source: x/templates/cm.yaml\n"
         + CM
@@ -213,7 +218,8 @@ def test_helm_objects_namespace_and_labels_but_keep_cluster_scoped_as_they_are()
     objs = render.helm_objects(text, ctx())
     assert [(o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")) for o in objs] == [
         ("ConfigMap", "a", "shop-api-ns"),
-        ("ClusterRole", "r", None),
+        # Namespaced like everything else here; the plan drops it for cluster-scoped kinds.
+        ("ClusterRole", "r", "shop-api-ns"),
         ("ConfigMap", "b", "shop-api-ns"),
     ]
     assert all(o["metadata"]["labels"]["appprofile.dev/profile-version"] == "2.0.0" for o in objs)

@@ -366,7 +366,7 @@ def test_object_name_trims_with_a_hash_and_keeps_distinct_inputs_distinct() -> N
         ("postgresql", {"version": 9}, "properties.version"),
         ("postgresql", {"volumeSize": 0}, "properties.volumeSize"),
         ("minio", {"rootPassword": "short"}, "rootPassword is shorter than 8"),
-        ("s3", {"bucket": "b-1"}, "property `accessKeyId` is required"),
+        ("s3", {"bucket": "b-1"}, "properties.accessKeyId is required"),
     ],
 )
 def test_bad_property_values_are_user_errors_naming_the_tier(

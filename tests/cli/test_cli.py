@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import secret_key
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "profiles" / "examples").glob("*.yaml"))
 
@@ -18,6 +20,7 @@ def cli(*args: str, db: Path | None = None, stdin: str | None = None) -> subproc
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
     if db is not None:
         env["APPPROFILE_DB"] = str(db)
+        env["APPPROFILE_SECRET_KEY"] = secret_key.KEY
     if os.environ.get("HELM_BIN"):
         env["HELM_BIN"] = os.environ["HELM_BIN"]
     return subprocess.run(
@@ -42,8 +45,17 @@ def test_validate_and_render_every_example(example: Path) -> None:
     # Outputs only the cluster knows are placeholders, never a real or empty value.
     if example.stem == "counter-app":
         api = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-api"))
-        env = {e["name"]: e.get("value") for e in api["spec"]["template"]["spec"]["containers"][0]["env"]}
-        assert env["DB_PASSWORD"] == "<postgres-db.PASSWORD>"
+        entries = {e["name"]: e for e in api["spec"]["template"]["spec"]["containers"][0]["env"]}
+        env = {name: e.get("value") for name, e in entries.items()}
+        # A secret output is a reference to a Secret beside the consumer, never a literal; the
+        # Secret render prints holds the placeholder.
+        assert entries["DB_PASSWORD"]["valueFrom"] == {
+            "secretKeyRef": {"name": "shop-api-env", "key": "DB_PASSWORD"}
+        }
+        env_secret = next(
+            d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "shop-api-env"
+        )
+        assert env_secret["stringData"] == {"DB_PASSWORD": "<postgres-db.PASSWORD>"}
         assert env["DB_HOST"].endswith(".svc.cluster.local")
     assert "plan" in out.stderr
 
@@ -125,14 +137,32 @@ def test_config_check(tmp_path: Path) -> None:
         "    approval: {required: 2, approvers: [U1AAAA, U2BBBB], expires_after: 2h}\n"
     )
     out = cli("config", "check", str(good))
-    assert out.returncode == 0 and "prod: 2 approval(s)" in out.stdout
+    assert out.returncode == 0 and "prod: 2 approvals, channels C0PROD" in out.stdout
+    # The effective guardrails, defaults included, per cluster.
+    assert "  pod_security: baseline" in out.stdout and "  cluster_scoped: none" in out.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "clusters:\n  prod:\n    approval: {required: 3, approvers: [U1AAAA], expires_after: soon}\n"
+        "  dev:\n    contxt: kind-dev\n    guardrails: {pod_security: loose, cluster_scoped: [clusterrole]}\n"
     )
     out = cli("config", "check", str(bad))
     assert out.returncode == 2
-    assert "expires_after" in out.stderr
+    # Every problem of the file in one run, each with its field.
+    for needle in (
+        "prod.approval.expires_after",
+        "unknown field `contxt`",
+        "dev.guardrails.pod_security",
+        "'clusterrole' is not a kind",
+    ):
+        assert needle in out.stderr, (needle, out.stderr)
+
+
+def test_the_readme_config_is_the_example_file_and_it_checks() -> None:
+    example = ROOT / "examples" / "appprofile.yaml"
+    assert example.read_text() in (ROOT / "README.md").read_text()
+    out = cli("config", "check", str(example))
+    assert out.returncode == 0, out.stderr
+    assert "prod: 2 approvals, channels C0PROD" in out.stdout
 
 
 def test_versions_of_an_unknown_profile_is_an_error(tmp_path: Path) -> None:
@@ -149,3 +179,41 @@ def test_every_example_exports_exactly_as_imported(tmp_path: Path, example: Path
     assert cli("import", str(example), db=db).returncode == 0
     name = yaml.safe_load(example.read_text())["name"]
     assert cli("export", f"{name}@1.0.0", db=db).stdout == example.read_text()
+
+
+def test_render_uses_the_deploy_name_rules() -> None:
+    out = cli("render", str(ROOT / "profiles" / "examples" / "counter-app.yaml"), "--name", "Shop_1")
+    assert out.returncode == 2
+    assert "`Shop_1` is not a valid deployment name" in out.stderr and "deploy … as NAME" in out.stderr
+
+
+def test_render_with_a_config_runs_the_clusters_guardrails_offline(tmp_path: Path) -> None:
+    profile = tmp_path / "grab.yaml"
+    profile.write_text(
+        "name: grab\ntiers:\n  - name: x\n    type: manifest\n    parameters: {NAMESPACE: grab-x-ns}\n    manifests:\n      - name: crb\n"
+        "        content: |\n          apiVersion: rbac.authorization.k8s.io/v1\n"
+        "          kind: ClusterRoleBinding\n          metadata: {name: own}\n"
+        "          roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\n"
+        "          subjects: [{kind: User, name: me}]\n"
+    )
+    config = tmp_path / "appprofile.yaml"
+    config.write_text(
+        "clusters:\n  dev: {context: kind-dev}\n  lab: {context: lab, guardrails: {cluster_scoped: [ClusterRoleBinding]}}\n"
+    )
+    refused = cli("render", str(profile), "--cluster", "dev", "--config", str(config))
+    assert refused.returncode == 2
+    assert "ClusterRoleBinding own" in refused.stderr
+    assert "clusters.dev.guardrails.cluster_scoped" in refused.stderr
+    opened = cli("render", str(profile), "--cluster", "lab", "--config", str(config))
+    assert opened.returncode == 0, opened.stderr
+    assert "kind: ClusterRoleBinding" in opened.stdout
+
+
+def test_cli_hints_name_cli_commands() -> None:
+    from bot import cli as cli_module
+
+    text = "see `/appprofile versions shop`, then `/appprofile deploy shop to dev`"
+    assert (
+        cli_module.cli_text(text)
+        == "see `appprofile versions shop`, then `/appprofile deploy shop to dev` (in Slack)"
+    )

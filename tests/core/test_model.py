@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core import model
-from bot.core.errors import UserError
+from bot.core.errors import InvalidProfile, UserError
 
 label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 version = st.tuples(*[st.integers(0, 999)] * 3).map(lambda t: ".".join(map(str, t)))
@@ -96,9 +96,9 @@ def _err(data: Any) -> str:
         ({"tiers": [{"name": "Db", "type": "redis"}]}, "tier Db: name"),
         (
             {"tiers": [{"name": "db", "type": "redis", "colour": 1}]},
-            "tier db: colour: unknown field `colour`",
+            "tier db: unknown field `colour`",
         ),
-        ({"tiers": [{"name": "db"}]}, "tier db: type: is required"),
+        ({"tiers": [{"name": "db"}]}, "tier db: `type` is required"),
         ({"tiers": [{"name": "db", "type": "manifest"}]}, "needs at least one entry in `manifests`"),
         (
             {"tiers": [{"name": "db", "type": "redis", "manifests": [{"name": "m", "content": "x"}]}]},
@@ -146,9 +146,40 @@ def test_rule_violations_name_the_tier_and_field(patch: dict[str, Any], needle: 
     assert needle in _err(BASE | patch)
 
 
-def test_many_errors_are_summarised() -> None:
-    data = {"name": "app", "tiers": [{"name": f"T{i}", "type": "nope"} for i in range(8)]}
-    assert "more" in _err(data)
+def test_all_structural_errors_come_in_one_numbered_list() -> None:
+    data = {"name": "App", "tiers": [{"name": "db", "type": "redsi", "colour": 1}, {"type": "redis"}]}
+    with pytest.raises(InvalidProfile) as err:
+        model.from_data(data)
+    assert [p.field for p in err.value.problems] == [
+        "name",
+        "tiers.db.type",
+        "tiers.db",
+        "tiers.#2",
+    ]
+    lines = err.value.message.splitlines()
+    assert lines[0] == "the profile has 4 problems:"
+    assert lines[1].startswith("1. name: profile name 'App' must be lowercase")
+    assert lines[2].startswith("2. tier db: type: unknown tier type `redsi` — did you mean `redis`?")
+    assert lines[3].startswith("3. tier db: unknown field `colour` — available fields: ")
+    assert lines[4] == "4. tier #2: `name` is required"
+    assert err.value.field == "name"
+
+
+def test_many_errors_are_cut_at_fifty() -> None:
+    data = {"name": "app", "tiers": [{"name": f"T{i}", "type": "nope"} for i in range(30)]}
+    message = _err(data)
+    assert "the profile has 60 problems:" in message
+    assert "50. tier T24: " in message
+    assert "51. " not in message
+    assert "…and 10 more" in message
+
+
+def test_problems_are_said_in_words() -> None:
+    data = {"name": "app", "tiers": [{"name": "db", "type": "redis", "parameters": {"A": 1}, "outputs": "x"}]}
+    message = _err(data)
+    assert "tier db: parameters.A: must be text, not an integer" in message
+    assert "tier db: outputs: must be a list, not text" in message
+    assert "tier #1: must be an object" in _err({"name": "app", "tiers": ["db"]})
 
 
 def test_not_a_mapping_and_bad_yaml() -> None:

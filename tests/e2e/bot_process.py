@@ -16,6 +16,7 @@ import yaml
 
 from sandbox.kube import SimCluster
 from sandbox.slack_api import FakeSlack
+from tests import secret_key
 
 SECRET = "e2e-signing-secret-0123456789"
 TOKEN = "xoxb-test-token"
@@ -58,6 +59,7 @@ class BotProcess:
             "APPPROFILE_CONFIG": str(tmp / "appprofile.yaml"),
             "KUBECONFIG": str(tmp / "kubeconfig"),
             "APPPROFILE_WAIT_TIMEOUT": "60",
+            "APPPROFILE_SECRET_KEY": secret_key.KEY,
         }
         if os.environ.get("HELM_BIN"):
             self.env["HELM_BIN"] = os.environ["HELM_BIN"]

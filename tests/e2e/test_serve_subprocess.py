@@ -130,11 +130,11 @@ def test_sigkill_mid_deploy_resumes_and_updates_the_same_message(tmp_path: Path,
 def answer_to(
     fake: FakeSlack, driver: SlackDriver, text: str, needle: str, *, method: str = "webhook"
 ) -> str:
-    """Send `/appprofile text` to the real process; return the first reply that contains `needle`."""
-    since = len(fake.calls)
+    """Send `/appprofile text` to the real process; return its own reply (through its response_url)
+    or the channel message it posted, containing `needle`."""
     reply = driver.command(text)
     assert reply.status == 200, (text, reply.status)
-    got = fake.wait_for(method, lambda c: needle in text_of(c), 20, since=since)
+    got = driver.answer(reply, needle, 20) if method == "webhook" else driver.posted(reply, needle, 20)
     return text_of(got)
 
 
@@ -153,7 +153,11 @@ def test_every_command_through_the_real_process(tmp_path: Path, fake: FakeSlack)
         assert "PASSWORD" in answer_to(fake, d, "services postgresql", "PASSWORD")
         assert "container" in answer_to(fake, d, "services", "kafka")
         answer_to(fake, d, "use counter-app", "counter-app", method="chat.postMessage")
-        answer_to(fake, d, "version counter-app 1.1.0 --from 1.0.0", "1.1.0", method="chat.postMessage")
+        # `version NAME NEW` opens the form prefilled with the source; saving is the submit.
+        form = d.opened(d.command("version counter-app 1.1.0 --from 1.0.0"))
+        submitted = d.submit(form, {"version": "1.1.0"})
+        assert submitted.status == 200
+        d.posted(submitted, "counter-app@1.1.0", 20)
         assert "1.1.0" in answer_to(fake, d, "versions counter-app", "1.0.0")
         answer_to(fake, d, "clone counter-app@1.0.0 copy --version 2.0.0", "copy", method="chat.postMessage")
         answer_to(fake, d, "diff counter-app 1.0.0 1.1.0", "counter-app", method="chat.postMessage")
@@ -173,7 +177,7 @@ def test_every_command_through_the_real_process(tmp_path: Path, fake: FakeSlack)
         assert "POSTGRESMSTR_SVC" in answer_to(fake, d, "outputs counter-app", "POSTGRESMSTR_SVC")
         assert "deploy" in answer_to(fake, d, "audit 50", "counter-app")
         # Tearing down: the confirm names the cluster; the click deletes everything, PVCs too.
-        shown = answer_to(fake, d, "delete counter-app --purge", "appprofile_delete")
+        shown = answer_to(fake, d, "delete counter-app from dev-cluster --purge", "appprofile_delete")
         assert "on `dev-cluster`" in shown and "deleted too" in shown
         value = json.loads(shown)["blocks"][-1]["elements"][0]["value"]
         since = len(fake.calls)

@@ -13,6 +13,7 @@ from bot.core.records import Actor
 from bot.executor import Executor
 from bot.service import Service
 from bot.store.db import Store
+from tests import secret_key
 from tests.executor.scripted import ScriptedCluster
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "profiles" / "examples"
@@ -55,7 +56,7 @@ class Rig:
     def __init__(self, tmp_path: Path, *, reporter_fails: bool = False) -> None:
         from bot import main
 
-        self.store = Store(str(tmp_path / "app.db"))
+        self.store = Store(str(tmp_path / "app.db"), sealer=secret_key.sealer())
         self.catalog = catalog_files.load()
         self.cluster = ScriptedCluster()
         self.reporter = RecordingReporter(self.store, fail=reporter_fails)

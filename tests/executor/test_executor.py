@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.core.commands import DeployRequest
-from bot.core.ports import ClusterError, Readiness
+from bot.core.ports import ClusterError
+from bot.core.readiness import FailFast
 from bot.executor import Executor
 from tests.executor.conftest import Rig
 
@@ -43,12 +45,23 @@ def test_three_tier_deploys_bottom_up_and_publishes_outputs(rig: Rig) -> None:
     db = dep.outputs["postgres-db"]
     assert db["PASSWORD"] == "••••••"
     assert db["POSTGRESMSTR_SVC"].endswith(".svc.cluster.local")
-    # The api tier received the real generated password through the macro.
+    # The api tier received the real generated password through the macro: in a Secret in its
+    # own namespace, referenced from its env, never a literal in the Deployment.
     api = next(
         o for (k, _ns, n), o in rig.cluster.objects.items() if k == "Deployment" and n.endswith("-api")
     )
-    env = {e["name"]: e.get("value") for e in api["spec"]["template"]["spec"]["containers"][0].get("env", [])}
-    assert any(v == "pw-0000-s3cr3t-value" for v in env.values()), env
+    env = {e["name"]: e for e in api["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+    ref = next(e["valueFrom"]["secretKeyRef"] for e in env.values() if "valueFrom" in e)
+    assert "pw-0000-s3cr3t-value" not in str(api)
+    env_secret = next(
+        o for (k, _ns, n), o in rig.cluster.objects.items() if k == "Secret" and n == ref["name"]
+    )
+    assert env_secret["metadata"]["namespace"] == api["metadata"]["namespace"]
+    data = {
+        **env_secret.get("stringData", {}),
+        **{k: base64.b64decode(v).decode() for k, v in env_secret.get("data", {}).items()},
+    }
+    assert data[ref["key"]] == "pw-0000-s3cr3t-value"
     assert dep.inventory and all("hash" in i and "tier" in i for i in dep.inventory)
 
 
@@ -68,12 +81,17 @@ def test_generated_password_is_reused_on_redeploy(rig: Rig) -> None:
 
 def test_failed_rollout_names_tier_object_and_reason(rig: Rig) -> None:
     rig.create()
-    rig.cluster.readiness[("Deployment", "counter-app-api")] = Readiness(
-        ready=False, failed=True, message="pod counter-app-api-x: ImagePullBackOff (image ghcr.io/x:1)"
+    rig.cluster.break_rollout(
+        "Deployment", "counter-app-api", "ImagePullBackOff", message="Back-off pulling image"
     )
+    # The executor's own setting reaches the wait: a grace shorter than its 5 s timeout.
+    rig.executor.fail_fast = FailFast(image_pull_grace=2, pod_check_interval=1)
     run = rig.store.get_run(deploy(rig))
     assert run.status == "failed"
     assert run.error is not None and "api" in run.error and "ImagePullBackOff" in run.error
+    # Said once each: the tier, the object, the pod's reason; no timeout for a fast failure.
+    assert run.error.startswith("api: Deployment counter-app-api-ns/counter-app-api: pod counter-app-api-0 ")
+    assert run.error.count("counter-app-api-ns/counter-app-api") == 1 and "after" not in run.error
     assert [t.state for t in run.tiers] == ["ready", "failed", "pending"]
     assert any(kind == "detail" and "ImagePullBackOff" in text for kind, _, text in rig.reporter.events)
     dep = rig.store.get_deployment("dev-cluster", "counter-app")
@@ -97,13 +115,13 @@ def test_forbidden_apply_reports_verb_resource_and_hint(rig: Rig) -> None:
 def test_resume_continues_from_the_last_completed_tier(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     rig.create()
-    rig.cluster.readiness[("Deployment", "counter-app-api")] = Readiness(ready=False, message="0/1 ready")
+    rig.cluster.hold("Deployment", "counter-app-api")
     # Simulate a crash: run the first tier, then mark the run running again at tier 1.
     run_id = deploy(rig)
     run = rig.store.get_run(run_id)
     assert run.next_tier == 1
     rig.store.update_run(run_id, status="running", error=None)
-    del rig.cluster.readiness[("Deployment", "counter-app-api")]
+    rig.cluster.release("Deployment", "counter-app-api")
     calls_before = len(rig.cluster.calls)
     # A new executor (a restarted bot) over the same store and cluster.
     restarted = Executor(
@@ -202,8 +220,11 @@ def test_slack_outage_never_fails_a_deploy(tmp_path: Path) -> None:
 def test_no_generated_password_in_reports_store_or_logs(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     rig.create()
-    rig.cluster.readiness[("Deployment", "counter-app-api")] = Readiness(
-        ready=False, failed=True, message="env DB_PASSWORD=pw-0000-s3cr3t-value rejected"
+    rig.cluster.break_rollout(
+        "Deployment",
+        "counter-app-api",
+        "CreateContainerError",
+        message="env DB_PASSWORD=pw-0000-s3cr3t-value rejected",
     )
     run_id = deploy(rig)
     secret = "pw-0000-s3cr3t-value"
@@ -239,13 +260,12 @@ def test_retry_and_rollback_to_the_last_good_version(rig: Rig) -> None:
     rig.create()
     deploy(rig)
     rig.service.new_version(rig.actor, "counter-app", "1.1.0")
-    rig.cluster.readiness[("Deployment", "counter-app-api")] = Readiness(
-        ready=False, failed=True, message="CrashLoopBackOff"
-    )
+    rig.cluster.break_rollout("Deployment", "counter-app-api", "CrashLoopBackOff", restarts=5)
     failed = rig.store.get_run(deploy(rig))
     assert failed.status == "failed" and failed.version == "1.1.0"
+    assert "keeps crashing (CrashLoopBackOff, 5 restarts)" in (failed.error or "")
     back = rig.service.retry(rig.actor, failed.id, rollback=True)
-    del rig.cluster.readiness[("Deployment", "counter-app-api")]
+    rig.cluster.release("Deployment", "counter-app-api")
     rig.wait_idle()
     run = rig.store.get_run(back.run_id or 0)
     assert run.kind == "rollback" and run.version == "1.0.0" and run.status == "succeeded"
@@ -256,9 +276,7 @@ def test_retry_and_rollback_to_the_last_good_version(rig: Rig) -> None:
 
 def test_a_failed_first_deploy_can_still_be_deleted_completely(rig: Rig) -> None:
     rig.create()
-    rig.cluster.readiness[("Deployment", "counter-app-api")] = Readiness(
-        ready=False, failed=True, message="boom"
-    )
+    rig.cluster.break_rollout("Deployment", "counter-app-api", "CreateContainerConfigError", message="boom")
     assert rig.store.get_run(deploy(rig)).status == "failed"
     dep = rig.store.get_deployment("dev-cluster", "counter-app")
     assert dep is not None
@@ -280,9 +298,7 @@ def test_objects_of_a_failed_newer_version_are_pruned_by_the_rollback(rig: Rig) 
 
     v2 = v1.model_copy(update={"version": "1.1.0", "tiers": [*v1.tiers, extra]})
     rig.service.new_version(rig.actor, "counter-app", "1.1.0", yaml_text=model.to_yaml(v2))
-    rig.cluster.readiness[("Deployment", "counter-app-worker")] = Readiness(
-        ready=False, failed=True, message="x"
-    )
+    rig.cluster.break_rollout("Deployment", "counter-app-worker", "CreateContainerConfigError", message="x")
     failed = rig.store.get_run(deploy(rig))
     assert failed.status == "failed"
     assert any(n == "counter-app-worker" for (_k, _ns, n) in rig.cluster.objects)

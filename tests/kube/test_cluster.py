@@ -11,8 +11,13 @@ import threading
 from typing import Any
 
 import pytest
+from kubernetes import client as k8s_client
+from kubernetes.client import rest as k8s_rest
+from kubernetes.client.exceptions import ApiException
 
 from bot.core.ports import ClusterError, ObjectRef
+from bot.core.readiness import FailFast
+from bot.kube import cluster as cluster_module
 from bot.kube.cluster import KubeCluster
 from sandbox.kube import SimCluster
 
@@ -123,10 +128,13 @@ def test_wait_ready_follows_a_watch(sim: SimCluster, kube: KubeCluster, ns: str)
     calls = sim.requests[before:]
     watches = [r for r in calls if r.params.get("watch") == "true"]
     gets = [r for r in calls if r.method == "GET" and r.params.get("watch") != "true"]
+    # The watch's first event is the current state: no separate read of the object. The pods
+    # are listed while the workload is not ready (at most once a second on events).
     assert len(watches) == 1
-    assert len(gets) == 1
+    assert [r.url.path for r in gets] == [f"/api/v1/namespaces/{NS}/pods"]
+    assert gets[0].params["labelSelector"] == "app=api"
     assert watches[0].params["fieldSelector"] == "metadata.name=api"
-    assert watches[0].params["resourceVersion"]
+    assert "resourceVersion" not in watches[0].params
     assert int(watches[0].params["timeoutSeconds"]) <= 5
 
 
@@ -170,11 +178,14 @@ def test_wait_ready_timeout_reports_pod_problems(sim: SimCluster, kube: KubeClus
             },
         }
     )
-    result = kube.wait_ready(DEPLOY_REF, timeout=1)
+    # A long grace: this is about what a timeout reports, not about failing fast.
+    result = kube.wait_ready(DEPLOY_REF, timeout=1, fail_fast=FailFast(image_pull_grace=60))
     assert not result.ready
     assert not result.failed
-    assert "not ready after 1s" in result.message
-    assert "api-abc" in result.message
+    # The caller (the executor) adds the label and its own timeout, once.
+    assert DEPLOY_REF.label not in result.message and "after" not in result.message
+    assert result.message.startswith("waiting for the rollout to start")
+    assert "pod api-abc container api" in result.message
     assert "nginx:404" in result.message
     assert "ImagePullBackOff" in result.message
     assert "other" not in result.message
@@ -339,8 +350,9 @@ def test_list_owned_needs_both_labels(sim: SimCluster, kube: KubeCluster, ns: st
     before = len(sim.requests)
     owned = {ref.label for ref in kube.list_owned("shop")}
     assert owned == {f"Deployment {NS}/api", f"ConfigMap {NS}/cfg", "Namespace shop-ns"}
-    lists = [r for r in sim.requests[before:] if r.method == "GET"]
-    assert lists
+    # Discovery of kinds not used before is lazy and may happen here too: only the lists count.
+    lists = [r for r in sim.requests[before:] if r.method == "GET" and "labelSelector" in r.params]
+    assert len(lists) == len(cluster_module.OWNED_KINDS)
     assert {r.params["labelSelector"] for r in lists} == {
         "appprofile.dev/deployment=shop,app.kubernetes.io/managed-by=appprofile"
     }
@@ -354,3 +366,109 @@ def test_delete_and_delete_missing(sim: SimCluster, kube: KubeCluster, ns: str) 
     assert deletes
     assert deletes[0].params.get("propagationPolicy") == "Background"
     kube.delete(DEPLOY_REF)  # already gone: fine
+
+
+def test_delete_of_a_kind_the_cluster_does_not_serve_is_already_gone(
+    sim: SimCluster, kube: KubeCluster
+) -> None:
+    ref = ObjectRef(api_version="monitoring.coreos.com/v1", kind="PodMonitor", name="api", namespace=NS)
+    kube.delete(ref)
+    assert not [r for r in sim.requests if r.method == "DELETE"]
+
+
+def test_scope_from_discovery_is_cached(sim: SimCluster, kube: KubeCluster) -> None:
+    assert kube.scope("apps/v1", "Deployment") is True
+    assert kube.scope("v1", "Namespace") is False
+    assert kube.scope("storage.k8s.io/v1", "StorageClass") is False
+    before = len(sim.requests)
+    assert kube.scope("example.com/v1", "Widget") is None
+    misses = len(sim.requests) - before
+    assert misses >= 1  # looked for, with the one rediscovery a miss gets
+    before = len(sim.requests)
+    for _ in range(3):
+        assert kube.scope("apps/v1", "Deployment") is True
+        assert kube.scope("example.com/v1", "Widget") is None
+    assert len(sim.requests) == before  # hits and misses both come from the cache
+
+
+def test_a_miss_is_looked_up_again_after_an_apply(sim: SimCluster, kube: KubeCluster, ns: str) -> None:
+    # An apply may have been the CRD that serves the kind: a remembered miss must not outlive it.
+    assert kube.scope("example.com/v1", "Widget") is None
+    kube.apply(configmap("cfg", OURS))
+    before = len(sim.requests)
+    assert kube.scope("example.com/v1", "Widget") is None
+    assert len(sim.requests) > before
+    assert kube.scope("apps/v1", "Deployment") is True
+
+
+def test_discovery_asks_only_for_the_groups_in_use(sim: SimCluster, kube: KubeCluster, ns: str) -> None:
+    kube.apply(deployment())
+    kube.apply(configmap("cfg", OURS))
+    paths = [r.url.path for r in sim.requests if r.method == "GET"]
+    # Core "v1" must not fan out to every group's v1 (batch, policy, rbac, ...).
+    assert sorted(paths) == ["/api/v1", "/apis", "/apis/apps/v1", "/version"]
+
+
+def test_a_stalled_watch_ends_in_a_fresh_read(sim: SimCluster, ns: str) -> None:
+    # Every watch fails, so no event ever says Ready; the object is Ready all along.
+    kube = KubeCluster("test", sim.api_client(), retries=3, backoff=0.5, max_backoff=0.5)
+    kube.apply(deployment())
+    sim.set_status("Deployment", NS, "api", ready_status(1))
+    sim.fail_next("GET", r"deployments\?.*watch=true", 500, times=100)
+    result = kube.wait_ready(DEPLOY_REF, timeout=1)
+    assert result.ready, result.message
+    reads = [r for r in sim.requests if r.method == "GET" and r.url.path.endswith("/deployments/api")]
+    assert len(reads) == 1
+
+
+def _throttled(retry_after: str | None) -> ApiException:
+    err = ApiException(status=429, reason="Too Many Requests")
+    err.headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    return err
+
+
+@pytest.mark.parametrize(
+    ("header", "slept"),
+    [("3", 3.0), ("100", 8.0), (None, 0.5), ("Wed, 21 Oct 2026 07:28:00 GMT", 0.5)],
+)
+def test_retry_after_is_honoured_within_max_backoff(header: str | None, slept: float) -> None:
+    pauses: list[float] = []
+    kube = KubeCluster(
+        "test", k8s_client.ApiClient(), backoff=0.5, max_backoff=8.0, max_retry_time=60, sleep=pauses.append
+    )
+    answers: list[ApiException | str] = [_throttled(header), "ok"]
+
+    def call() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, ApiException):
+            raise answer
+        return answer
+
+    # Through the one retry funnel every verb uses; the emulator cannot send headers yet.
+    assert kube._call("get", "pods", NS, call) == "ok"
+    assert pauses == [slept]
+
+
+@pytest.mark.parametrize(("status", "header", "slept"), [(429, "2", 2.0), (503, "30", 5.0)])
+def test_retry_after_from_the_api_server(
+    sim: SimCluster, ns: str, status: int, header: str, slept: float
+) -> None:
+    pauses: list[float] = []
+    api = sim.api_client()
+    # As `bot.kube.connect` builds it: urllib3 would otherwise honour Retry-After itself, unbounded.
+    api.configuration.retries = 0
+    api.rest_client = k8s_rest.RESTClientObject(api.configuration)
+    kube = KubeCluster("test", api, backoff=0.01, max_backoff=5.0, sleep=pauses.append)
+    sim.fail_next("GET", r"/services/api", status, headers={"Retry-After": header})
+    assert kube.read_service(NS, "api") is None
+    assert pauses == [slept]  # the server's wish, bounded by max_backoff
+
+
+def test_namespace_owner(kube: KubeCluster, ns: str) -> None:
+    kube.ensure_namespace("shop-db-ns", OURS)
+    kube.ensure_namespace("theirs-ns", {"appprofile.dev/deployment": "shop"})
+    assert kube.namespace_owner("nope-ns").exists is False
+    mine = kube.namespace_owner("shop-db-ns")
+    assert (mine.exists, mine.managed, mine.deployment) == (True, True, "shop")
+    theirs = kube.namespace_owner("theirs-ns")
+    assert (theirs.exists, theirs.managed, theirs.deployment) == (True, False, None)

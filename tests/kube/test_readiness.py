@@ -199,3 +199,81 @@ def test_pod_problems_unschedulable_and_healthy() -> None:
     assert msg in line
     healthy = {"phase": "Running", "containerStatuses": [{"name": "a", "state": {"running": {}}}]}
     assert readiness.pod_problems([pod("ok", healthy)]) == []
+
+
+def pulling(name: str, reason: str) -> dict[str, Any]:
+    cs = {"name": "api", "image": "x:404", "state": {"waiting": {"reason": reason}}}
+    return pod(name, {"phase": "Pending", "containerStatuses": [cs]})
+
+
+STALLED = deploy(
+    generation=1, want=1, observedGeneration=1, replicas=1, updatedReplicas=1, availableReplicas=0
+)
+RULES = readiness.FailFast(image_pull_grace=20, unschedulable_grace=60, crash_loop_restarts=3)
+
+
+def test_image_pull_fails_once_it_persists_past_its_grace() -> None:
+    judge = readiness.RolloutJudge(RULES)
+    assert not judge.judge(STALLED, now=0, pods=[pulling("api-1", "ErrImagePull")]).failed
+    # The two reasons alternate for one problem: the grace does not start over.
+    assert not judge.judge(STALLED, now=19, pods=[pulling("api-1", "ImagePullBackOff")]).failed
+    r = judge.judge(STALLED, now=20, pods=[pulling("api-1", "ErrImagePull")])
+    assert r.failed
+    assert r.message == "pod api-1 container api cannot pull image x:404 (ErrImagePull)"
+
+
+def test_a_problem_that_clears_starts_its_grace_over() -> None:
+    judge = readiness.RolloutJudge(RULES)
+    judge.judge(STALLED, now=0, pods=[pulling("api-1", "ErrImagePull")])
+    assert not judge.judge(STALLED, now=10, pods=[]).failed
+    assert not judge.judge(STALLED, now=25, pods=[pulling("api-1", "ErrImagePull")]).failed
+    assert judge.judge(STALLED, now=45, pods=[pulling("api-1", "ErrImagePull")]).failed
+
+
+def test_pods_not_looked_at_keep_the_last_problems() -> None:
+    judge = readiness.RolloutJudge(RULES)
+    judge.judge(STALLED, now=0, pods=[pulling("shop-frontend-canary-api-7d9f8c6b5-x2k4q-b", "ErrImagePull")])
+    r = judge.judge(STALLED, now=1)
+    assert not r.failed and "cannot pull image x:404" in r.message
+    assert judge.line(STALLED) == "0/1 ready — shop-frontend-canary-api-7d9f8c6b5-x2k4…: ErrImagePull: x:404"
+
+
+def test_crash_loop_fails_at_the_restart_count() -> None:
+    def crashing(restarts: int) -> dict[str, Any]:
+        cs = {"name": "api", "restartCount": restarts, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+        return pod("api-1", {"phase": "Running", "containerStatuses": [cs]})
+
+    judge = readiness.RolloutJudge(RULES)
+    assert not judge.judge(STALLED, now=0, pods=[crashing(2)]).failed
+    assert judge.judge(STALLED, now=0, pods=[crashing(3)]).failed
+
+
+def test_config_errors_fail_at_once_and_a_ready_workload_ignores_pods() -> None:
+    for reason in ("CreateContainerConfigError", "CreateContainerError", "InvalidImageName"):
+        assert readiness.RolloutJudge(RULES).judge(STALLED, now=0, pods=[pulling("p", reason)]).failed
+    ready = deploy(
+        generation=1, want=1, observedGeneration=1, replicas=1, updatedReplicas=1, availableReplicas=1
+    )
+    judge = readiness.RolloutJudge(RULES)
+    assert not judge.wants_pods(ready)
+    assert judge.judge(ready, now=0, pods=[pulling("old", "CreateContainerError")]).ready
+
+
+def test_unschedulable_has_its_own_grace() -> None:
+    cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "no nodes"}
+    pending = [pod("api-1", {"phase": "Pending", "conditions": [cond]})]
+    judge = readiness.RolloutJudge(RULES)
+    assert not judge.judge(STALLED, now=0, pods=pending).failed
+    assert not judge.judge(STALLED, now=59, pods=pending).failed
+    assert judge.judge(STALLED, now=60, pods=pending).message == "pod api-1 cannot be scheduled: no nodes"
+
+
+def test_pod_selector() -> None:
+    assert (
+        readiness.pod_selector(
+            {"kind": "Deployment", "spec": {"selector": {"matchLabels": {"b": "2", "a": "1"}}}}
+        )
+        == "a=1,b=2"
+    )
+    assert readiness.pod_selector({"kind": "Job", "metadata": {"name": "migrate"}}) == "job-name=migrate"
+    assert readiness.pod_selector({"kind": "Service"}) is None

@@ -6,7 +6,6 @@ The silent server is a raw TCP listener on loopback that accepts connections and
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import socket
 import threading
@@ -14,7 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import TracebackType
 
 import pytest
 from kubernetes import client as k8s_client
@@ -193,27 +192,3 @@ def test_refused_connection_is_not_called_a_timeout(tmp_path: Path) -> None:
         kube.ensure_namespace("team-a", {})
     assert "kept failing" in err.value.message
     assert "did not" not in err.value.message
-
-
-def _install_helm() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "scripts" / "install_helm.py"
-    spec = importlib.util.spec_from_file_location("install_helm", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.parametrize("machine", ["x86_64", "AMD64"])
-def test_install_helm_accepts_x86_64(machine: str) -> None:
-    _install_helm().check_machine(machine)  # no exit
-
-
-@pytest.mark.parametrize("machine", ["aarch64", "arm64", ""])
-def test_install_helm_refuses_other_architectures(machine: str) -> None:
-    with pytest.raises(SystemExit) as exc:
-        _install_helm().check_machine(machine)
-    text = str(exc.value.code)
-    assert (machine or "unknown architecture") in text
-    assert "HELM_BIN" in text
-    assert "v3.8+ or v4" in text

@@ -228,12 +228,15 @@ def test_manifest_yaml_error_names_tier_and_manifest() -> None:
 
 def test_manifest_with_impossible_date_is_a_user_error() -> None:
     err = fails(profile(manifest_tier("when: 2024-13-45\n")))
-    assert "manifest `m0` could not be read as YAML" in err.message
+    assert err.message == (
+        "tier extras: manifest `m0` is not valid YAML: a value could not be read (month must be in 1..12)"
+    )
+    assert err.field == "tiers.extras.manifests.m0"
 
 
 def test_manifest_nested_too_deep_is_a_user_error() -> None:
     err = fails(profile(manifest_tier("[" * 5000 + "]" * 5000)))
-    assert "manifest `m0` could not be read as YAML" in err.message
+    assert err.message == "tier extras: manifest `m0`: the YAML is too deeply nested (more than 100 levels)"
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 from bot.core import model, validate
 from bot.core.catalog import Catalog
-from bot.core.errors import NotFound, UserError
+from bot.core.errors import InvalidProfile, UserError
 from tests.macros.test_macros_catalog import CATALOG, DESIGN_PROFILE
 
 
@@ -46,16 +46,16 @@ def test_properties_are_checked_against_the_type() -> None:
     err = fails(profile({"name": "api", "type": "container", "properties": {"image": "x", "replicas": 11}}))
     assert err.message == "tier api (container): properties.replicas is 11; the largest allowed is 10"
     err = fails(profile({"name": "api", "type": "container", "properties": {"image": "x", "replica": 2}}))
-    assert "unknown property `replica`" in err.message
+    assert err.message == "tier api (container): properties.replica is not a container property"
     assert err.hint is not None
     assert "did you mean `replicas`?" in err.hint
     err = fails(profile({"name": "api", "type": "container"}))
-    assert err.message == "tier api (container): property `image` is required"
+    assert err.message == "tier api (container): properties.image is required"
 
 
 def test_a_type_missing_from_the_catalogue_names_the_tier() -> None:
     partial = Catalog(services={"container": CATALOG.services["container"]})
-    with pytest.raises(NotFound) as info:
+    with pytest.raises(InvalidProfile) as info:
         validate.profile(profile({"name": "db", "type": "postgresql"}), partial)
     assert info.value.message == "tier db: there is no service type `postgresql`"
     assert info.value.field == "tiers.db.type"
@@ -107,7 +107,7 @@ def test_manifest_yaml_errors_name_tier_and_manifest() -> None:
     assert err.message.startswith("tier extras: manifest `m1` is not valid YAML")
 
 
-def test_macro_references_are_checked_last() -> None:
+def test_macro_references_are_reported_after_property_problems() -> None:
     tiers = [
         {
             "name": "api",
@@ -118,6 +118,11 @@ def test_macro_references_are_checked_last() -> None:
     ]
     err = fails(profile(*tiers))
     assert "refers to tier `db`, which is above it" in err.message
-    # A property error in a later tier is reported before any macro problem.
+    # Both come back; a property problem in a later tier is listed before any macro problem.
     tiers[1] = {"name": "db", "type": "postgresql", "properties": {"volumeSize": 0}}
-    assert "properties.volumeSize is 0" in fails(profile(*tiers)).message
+    err = fails(profile(*tiers))
+    assert isinstance(err, InvalidProfile)
+    assert [p.field for p in err.problems] == ["tiers.db.properties.volumeSize", "tiers.api.properties.image"]
+    assert err.message.startswith(
+        "the profile has 2 problems:\n1. tier db (postgresql): properties.volumeSize is 0"
+    )

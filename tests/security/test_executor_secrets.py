@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.core.commands import DeployRequest
-from bot.core.ports import ClusterError, Readiness
+from bot.core.ports import ClusterError
 from bot.slack import blocks, progress
 from tests.executor.conftest import Rig
 from tests.security.secrets_data import AWS_KEY_ID, AWS_SECRET, PG_PASSWORD, PROFILE, dump, leaked
@@ -112,10 +112,11 @@ def test_a_user_given_secret_echoed_by_its_own_tier_is_masked(
             status=422,
         )
     else:
-        rig.cluster.readiness[("StatefulSet", "vault-app-db")] = Readiness(
-            ready=False,
-            failed=True,
-            message=f"pod vault-app-db-0: CrashLoopBackOff: FATAL: password {secret} rejected by initdb",
+        rig.cluster.break_rollout(
+            "StatefulSet",
+            "vault-app-db",
+            "CreateContainerConfigError",
+            message=f"FATAL: password {secret} rejected by initdb",
         )
     run_id = deploy(rig, "vault-app")
     assert rig.store.get_run(run_id).status == "failed"

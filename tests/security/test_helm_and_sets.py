@@ -12,6 +12,7 @@ from bot.core import commands
 from bot.core.errors import UserError
 from bot.kube import helm
 from sandbox.slack_api import FakeSlack
+from tests.helm import needs_helm
 from tests.slack.conftest import SlackDriver
 
 SECRET = "Vault-R00t-Tok3n-9xq"
@@ -25,6 +26,7 @@ def _chart(tmp_path: Path, template: str) -> Path:
     return chart
 
 
+@needs_helm
 def test_helm_error_quoting_a_value_is_scrubbed(tmp_path: Path) -> None:
     chart = _chart(
         tmp_path, '{{ fail (printf "token %s is not accepted; values: %v" .Values.token .Values) }}\n'
@@ -37,6 +39,7 @@ def test_helm_error_quoting_a_value_is_scrubbed(tmp_path: Path) -> None:
             version=None,
             values={"token": SECRET, "nested": {"also": SECRET}},
             helm_bin=main.Settings.from_env({}).helm_bin,
+            allowed=[str(chart)],
         )
     assert "token" in err.value.message
     assert SECRET not in str(err.value)

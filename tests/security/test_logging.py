@@ -17,7 +17,13 @@ from tests.slack.conftest import SlackDriver
 BOT_TOKEN = "xoxb-1111-2222-SeCrEtBoTtOkEn"
 SIGNING = "8f14e45fceea167a5a36dedd4bea2543"
 APP_TOKEN = "xapp-1-A111-333-AppLevelToken"
-ENV = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING, "SLACK_APP_TOKEN": APP_TOKEN}
+SEALING_KEY = "q1Z0b4mNbE9yQm5iR0c4b3JxY1dKVmJqZ2dzWlR2UXE="
+ENV = {
+    "SLACK_BOT_TOKEN": BOT_TOKEN,
+    "SLACK_SIGNING_SECRET": SIGNING,
+    "SLACK_APP_TOKEN": APP_TOKEN,
+    "APPPROFILE_SECRET_KEY": SEALING_KEY,
+}
 
 
 def test_json_formatter_scrubs_slack_tokens_from_messages_extras_and_tracebacks() -> None:

@@ -26,6 +26,7 @@ from bot.slack import app as slack_app
 from bot.slack import serve
 from bot.store.db import Store
 from sandbox.slack_api import FakeSlack
+from tests import secret_key
 
 SECRET = "test-signing-secret"
 USER = "U222"
@@ -137,6 +138,20 @@ class SlackDriver:
             since=reply.since,
         )
 
+    def thread(self, posted: Any, contains: str = "", timeout: float = 10.0) -> str:
+        """The text of the thread replies under the channel message `posted` (long YAML, diffs),
+        once one of them contains `contains`."""
+        ts = posted.response["ts"]
+        self.fake.wait_for(
+            "chat.postMessage",
+            lambda c: (
+                c.params.get("thread_ts") == ts and contains in json.dumps(c.params, ensure_ascii=False)
+            ),
+            timeout,
+        )
+        parts = [c.params for c in self.fake.calls_to("chat.postMessage") if c.params.get("thread_ts") == ts]
+        return json.dumps(parts, ensure_ascii=False)
+
     def answer(self, reply: Reply, contains: str = "", timeout: float = 10.0) -> Any:
         """The first answer to this request's own response_url (containing `contains`): never
         an answer that belongs to an earlier request, whatever order the two arrive in."""
@@ -146,6 +161,17 @@ class SlackDriver:
             lambda c: c.path == path and contains in json.dumps(c.params, ensure_ascii=False),
             timeout,
         )
+
+    def opened(self, reply: Reply, timeout: float = 10.0) -> dict[str, Any]:
+        """The form (view) this command or click opened, matched by its own trigger_id."""
+        kind, _, n = reply.hook.partition("/")
+        trigger = f"111.{n}.{'abc' if kind == 'commands' else 'def'}"
+        call = self.fake.wait_for(
+            "views.open", lambda c: c.params.get("trigger_id") == trigger, timeout, since=reply.since
+        )
+        assert call.ok, call.response
+        view: dict[str, Any] = call.response["view"]
+        return view
 
     def interactive(self, payload: dict[str, Any]) -> Reply:
         raw = "payload=" + quote(json.dumps(payload))
@@ -180,7 +206,13 @@ class SlackDriver:
     def submit(self, view: dict[str, Any], values: dict[str, str], *, user: str = USER) -> Reply:
         """Submit an opened view (as the fake stored it) with `values` typed into its inputs."""
         state = {
-            b["block_id"]: {"value": {"type": "plain_text_input", "value": values.get(b["block_id"])}}
+            # What the person typed, else what the form was prefilled with (as Slack submits it).
+            b["block_id"]: {
+                "value": {
+                    "type": "plain_text_input",
+                    "value": values.get(b["block_id"], (b.get("element") or {}).get("initial_value")),
+                }
+            }
             for b in view["blocks"]
             if b.get("type") == "input"
         }
@@ -208,7 +240,7 @@ def fake() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "appprofile.db")
+    return Store(tmp_path / "appprofile.db", sealer=secret_key.sealer())
 
 
 def _no_helm(*args: Any, **kwargs: Any) -> str:

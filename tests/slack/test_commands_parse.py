@@ -45,10 +45,14 @@ from bot.core.errors import UserError
         ("export app", commands.Export(name="app")),
         ("delete app", commands.Delete(name="app")),
         ("delete app@2 --purge", commands.Delete(name="app", version="2.0.0", purge=True)),
+        ("delete shop from prod", commands.Delete(name="shop", cluster="prod")),
+        ("delete shop FROM prod --purge", commands.Delete(name="shop", cluster="prod", purge=True)),
         ("status", commands.Status()),
         ("status shop", commands.Status(name="shop")),
+        ("status shop on prod", commands.Status(name="shop", cluster="prod")),
         ("deployments", commands.Deployments()),
         ("outputs shop", commands.Outputs(name="shop")),
+        ("outputs shop on prod", commands.Outputs(name="shop", cluster="prod")),
         ("audit", commands.Audit()),
         ("audit 5 --profile app --cluster prod", commands.Audit(limit=5, profile="app", cluster="prod")),
         ("audit --cluster=dev-cluster", commands.Audit(cluster="dev-cluster")),
@@ -132,9 +136,15 @@ def test_create_without_yaml_means_form(text: str) -> None:
         ("approve", "is a button", "Approve / Reject"),
         ("show Counter", "not a valid profile name", "usage: `/appprofile show"),
         ("show app@x1", "`x1` is not a version", "usage: `/appprofile show"),
-        ("use", "needs a name", "/appprofile use NAME"),
+        ("use", "needs a profile name", "/appprofile use NAME"),
         ("diff app 1.0.0", "needs a profile name and two versions", "/appprofile diff"),
-        ("deploy", "needs exactly one cluster", "/appprofile deploy"),
+        ("deploy", "needs at least a cluster", "/appprofile deploy"),
+        ("deploy app to", "needs exactly one cluster", "/appprofile deploy"),
+        ("delete shop from", "`from` needs a cluster name", "/appprofile delete"),
+        ("delete shop@1 from prod", "lives on no cluster", "/appprofile delete"),
+        ("status shop at prod", "does not take `at prod`", "/appprofile status"),
+        ("outputs shop on", "`on` needs a cluster name", "/appprofile outputs"),
+        ("outputs shop on prod!", "not a cluster name", "/appprofile outputs"),
         ("deploy a b c", "takes one profile", "/appprofile deploy"),
         ("deploy app to prod --set api", "is not `tier.key=value`", "--set api.replicas=3"),
         ("deploy app to prod --set a.b=1 --set a.b=2", "given twice", "/appprofile deploy"),
@@ -155,3 +165,24 @@ def test_errors_say_what_and_how(text: str, in_message: str, in_hint: str) -> No
     assert in_message in info.value.message
     assert info.value.hint is not None
     assert in_hint in info.value.hint
+
+
+@pytest.mark.parametrize("text", ["use", "outputs", "diff", "diff app 1.0.0", "export", "delete", "deploy"])
+def test_missing_required_arguments_answer_with_usage_and_offer_help(text: str) -> None:
+    """Commands without a form say what to type; the Slack side adds a Help button for these."""
+    sub = text.split()[0]
+    with pytest.raises(commands.MissingArguments) as info:
+        commands.parse(text)
+    assert info.value.hint == f"usage: `{commands.USAGE[sub]}`"
+
+
+@pytest.mark.parametrize("text", ["create", "version", "version app", "clone", "clone v2", "status"])
+def test_commands_with_a_form_or_a_default_do_not_fail_when_arguments_are_missing(text: str) -> None:
+    commands.parse(text)
+
+
+def test_help_text_says_what_usage_says() -> None:
+    from bot.service import HELP
+
+    for sub, usage in commands.USAGE.items():
+        assert f"`{usage}`" in HELP, sub

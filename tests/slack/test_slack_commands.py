@@ -87,9 +87,10 @@ def test_create_with_yaml_in_a_code_block_saves_and_posts_in_the_channel(
     rec = store.get_version("counter-app", "1.0.0")
     assert rec.created_by == "U222"
     assert "counter-app@1.0.0" in call.params["text"]
-    shown = _all_text(call.params)
-    assert "hunter2hunter2" not in shown  # the secret property is masked
-    assert blocks.MASK in shown
+    # The YAML goes into the card's thread (not the channel), the secret property masked.
+    shown = _all_text(call.params) + slack.thread(call, blocks.MASK)
+    assert "hunter2hunter2" not in shown
+    assert "The YAML (" in _all_text(call.params) and "is in the thread" in _all_text(call.params)
 
 
 def test_create_with_invalid_yaml_answers_privately_and_saves_nothing(
@@ -216,12 +217,22 @@ def test_version_without_new_opens_a_form_with_the_source_yaml(
     assert saved.tier("postgres-db").properties["password"] == "hunter2hunter2"
 
 
-def test_version_with_new_number_copies_the_latest(slack: SlackDriver, fake: FakeSlack, store: Store) -> None:
+def test_version_with_new_number_opens_the_form_prefilled_and_saves_only_on_submit(
+    slack: SlackDriver, fake: FakeSlack, store: Store
+) -> None:
     _create(slack, fake)
-    mark = len(fake.calls)
-    slack.command("version counter-app 1.1")
-    _posted(fake, mark, "counter-app@1.1.0")
-    assert store.get_version("counter-app", "1.1.0").source == "counter-app@1.0.0"
+    view = slack.opened(slack.command("version counter-app 1.1"))
+    fields = {b.get("block_id"): b for b in view["blocks"]}
+    assert fields["version"]["element"]["initial_value"] == "1.1.0"
+    prefilled = fields["yaml"]["element"]["initial_value"]
+    assert "hunter2hunter2" not in prefilled and blocks.MASK in prefilled
+    assert [r.version for r in store.list_versions("counter-app")] == ["1.0.0"]  # nothing saved yet
+
+    reply = slack.submit(view, {"version": "1.1.0", "yaml": prefilled})
+    assert reply.body == ""
+    saved = store.get_version("counter-app", "1.1.0")
+    assert saved.source == "counter-app@1.0.0"
+    assert saved.profile().tier("postgres-db").properties["password"] == "hunter2hunter2"
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -252,7 +263,7 @@ def test_list_show_versions_use_diff(slack: SlackDriver, fake: FakeSlack, servic
 
     mark = len(fake.calls)
     slack.command("diff counter-app 1.0.0 1.1")
-    diff = _all_text(_posted(fake, mark, "1.0.0 → 1.1.0").params)
+    diff = slack.thread(_posted(fake, mark, "1.0.0 → 1.1.0"), "replicas")
     assert "-      replicas: 2" in diff or "-    replicas: 2" in diff
     assert "+      replicas: 3" in diff or "+    replicas: 3" in diff
 
