@@ -5,6 +5,7 @@ This and `bot.cli` are the only modules that read the environment.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -314,20 +315,23 @@ def start_background(service: Any, executor: Any, stop: Any) -> None:
 def serve(settings: Settings) -> int:
     import threading
 
+    from bot import metrics
     from bot.slack import serve as slack_serve
 
     app, service, executor = build_bot(settings)
     stop = threading.Event()
     start_background(service, executor, stop)
     log = logging.getLogger("appprofile")
+    registry = metrics.registry(service.store)
+    scrape = functools.partial(metrics.render, registry)
     try:
         if settings.app_token:
-            log.info("serving in Socket Mode; /healthz on port %d", settings.port)
-            slack_serve.serve_health(settings.port, settings.host)
+            log.info("serving in Socket Mode; /healthz and /metrics on port %d", settings.port)
+            slack_serve.serve_health(settings.port, settings.host, scrape)
             slack_serve.serve_socket(app, settings.app_token)
         else:
-            log.info("serving HTTP on port %d at /slack/events", settings.port)
-            slack_serve.serve_http(app, settings.port, settings.host)
+            log.info("serving HTTP on port %d at /slack/events, /healthz and /metrics", settings.port)
+            slack_serve.serve_http(app, settings.port, settings.host, scrape)
     finally:
         stop.set()
     return 0

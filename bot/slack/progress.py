@@ -168,6 +168,26 @@ def outputs_text(outputs: dict[str, dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
+METADATA_EVENT = "appprofile_deploy"
+
+
+def metadata(run: Run) -> dict[str, Any]:
+    """Slack message metadata on every progress message, so other apps and workflows can react to
+    deploys without parsing text (the manifest subscribes to this event type)."""
+    return {
+        "event_type": METADATA_EVENT,
+        "event_payload": {
+            "deployment": run.deployment,
+            "cluster": run.cluster,
+            "profile": run.profile,
+            "version": run.version,
+            "status": run.status,
+            "run_id": run.id,
+            "kind": run.kind,
+        },
+    }
+
+
 def fallback_text(run: Run) -> str:
     return f"{title(run)}: {STATUS_TITLE[run.status]}"
 
@@ -201,6 +221,7 @@ class SlackReporter:
             ts=run.message_ts,
             text=fallback_text(run),
             blocks=blocks(run, dep, now=time.time(), queue_position=position),
+            metadata=metadata(run),
         )
 
     def _draw_safely(self, run_id: int) -> None:
@@ -216,7 +237,10 @@ class SlackReporter:
         run = self.store.get_run(run_id)
         dep = self.store.get_deployment(run.cluster, run.deployment)
         resp = self.client.chat_postMessage(
-            channel=run.channel, text=fallback_text(run), blocks=blocks(run, dep, now=time.time())
+            channel=run.channel,
+            text=fallback_text(run),
+            blocks=blocks(run, dep, now=time.time()),
+            metadata=metadata(run),
         )
         with self._lock:
             self._last[run_id] = time.monotonic()

@@ -34,9 +34,36 @@ def _not_found(start_response: StartResponse) -> Iterable[bytes]:
     return [b"not found"]
 
 
-def health_wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    """Only /healthz: what Socket Mode serves over HTTP (events come over the WebSocket)."""
-    return _health(environ, start_response) or _not_found(start_response)
+# What `GET /metrics` answers: Prometheus text (built by the composition root from the store).
+Metrics = Callable[[], bytes]
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _metrics(
+    environ: dict[str, Any], start_response: StartResponse, metrics: Metrics | None
+) -> Iterable[bytes] | None:
+    if (
+        metrics is None
+        or environ.get("PATH_INFO", "") != "/metrics"
+        or environ.get("REQUEST_METHOD") != "GET"
+    ):
+        return None
+    body = metrics()
+    start_response("200 OK", [("Content-Type", METRICS_TYPE), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def health_wsgi(metrics: Metrics | None = None) -> WSGIApp:
+    """Only /healthz (and /metrics): what Socket Mode serves over HTTP (events come over the WebSocket)."""
+
+    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        return (
+            _health(environ, start_response)
+            or _metrics(environ, start_response, metrics)
+            or _not_found(start_response)
+        )
+
+    return wsgi
 
 
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; a larger body is not from Slack
@@ -68,12 +95,12 @@ def _utf8_body(environ: dict[str, Any], start_response: StartResponse) -> Iterab
     return None
 
 
-def make_wsgi(app: App) -> WSGIApp:
-    """Bolt's WSGI handler behind a tiny router: `GET /healthz` answers before Bolt sees it."""
+def make_wsgi(app: App, metrics: Metrics | None = None) -> WSGIApp:
+    """Bolt's WSGI handler behind a tiny router: `GET /healthz` and `GET /metrics` answer before Bolt sees it."""
     bolt = SlackRequestHandler(app)
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        health = _health(environ, start_response)
+        health = _health(environ, start_response) or _metrics(environ, start_response, metrics)
         if health is not None:
             return health
         if environ.get("PATH_INFO", "") != EVENTS_PATH:
@@ -87,17 +114,17 @@ def make_wsgi(app: App) -> WSGIApp:
     return wsgi
 
 
-def serve_http(app: App, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - a server in a container
+def serve_http(app: App, port: int, host: str = "0.0.0.0", metrics: Metrics | None = None) -> None:  # noqa: S104 - a server in a container
     """Blocks serving `POST /slack/events` and `GET /healthz`."""
-    waitress.serve(make_wsgi(app), host=host, port=port, ident="appprofile")
+    waitress.serve(make_wsgi(app, metrics), host=host, port=port, ident="appprofile")
 
 
-def serve_health(port: int, host: str = "0.0.0.0") -> Any:  # noqa: S104
+def serve_health(port: int, host: str = "0.0.0.0", metrics: Metrics | None = None) -> Any:  # noqa: S104
     """Serve `GET /healthz` on a daemon thread (Socket Mode has no HTTP server of its own).
 
     Returns the waitress server: `.effective_port` (when `port` is 0) and `.close()`.
     """
-    server = create_server(health_wsgi, host=host, port=port, ident="appprofile")
+    server = create_server(health_wsgi(metrics), host=host, port=port, ident="appprofile")
     threading.Thread(target=server.run, name="healthz", daemon=True).start()
     return server
 

@@ -210,6 +210,22 @@ class Store:
         with self._db() as db:
             return deployments.update(db, deployment_id, at=self.timestamp(), fields=fields)
 
+    # -- metrics ---------------------------------------------------------------------------
+
+    def run_counts(self) -> list[tuple[str, str, str, int]]:
+        """(kind, cluster, status, how many runs), for /metrics."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT kind, cluster, status, COUNT(*) FROM runs GROUP BY kind, cluster, status"
+            ).fetchall()
+        return [(str(k), str(c), str(s), int(n)) for k, c, s, n in rows]
+
+    def recent_finished_runs(self, limit: int = 1000) -> list[Run]:
+        """The newest finished runs (bounded), for the duration histograms of /metrics."""
+        with self._db() as db:
+            found = runs.with_status(db, ("succeeded", "failed"))
+        return [self._opened(r) for r in found[-limit:]]
+
     # -- secrets at rest -------------------------------------------------------------------
 
     def clear_secrets(self, catalog: Catalog) -> list[str]:

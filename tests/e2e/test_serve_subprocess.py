@@ -7,6 +7,7 @@ SIGKILL mid-deploy, start again, the run finishes and the same Slack message is 
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,6 +88,29 @@ def test_create_deploy_progress_outputs_end_to_end(tmp_path: Path, fake: FakeSla
         assert TOKEN not in bot.log_text()
         # Every payload passed Block Kit validation.
         assert not fake.rejected()
+        # Machine-readable: every progress message carries Slack message metadata.
+        meta = done.params["metadata"]
+        meta = json.loads(meta) if isinstance(meta, str) else meta
+        assert meta["event_type"] == "appprofile_deploy"
+        assert {
+            k: meta["event_payload"][k] for k in ("deployment", "cluster", "profile", "version", "status")
+        } == {
+            "deployment": "counter-app",
+            "cluster": "dev-cluster",
+            "profile": "counter-app",
+            "version": "1.0.0",
+            "status": "succeeded",
+        }
+        # /metrics on the same port: Prometheus text from the store.
+        with urllib.request.urlopen(f"http://127.0.0.1:{bot.port}/metrics", timeout=10) as resp:
+            assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            scraped = resp.read().decode()
+        assert 'appprofile_runs_total{cluster="dev-cluster",kind="deploy",result="succeeded"} 1.0' in scraped
+        assert (
+            'appprofile_run_duration_seconds_count{cluster="dev-cluster",kind="deploy",result="succeeded"} 1.0'
+            in scraped
+        )
+        assert "appprofile_tier_duration_seconds_bucket" in scraped
     finally:
         bot.stop()
         cluster.stop()

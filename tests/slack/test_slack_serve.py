@@ -44,3 +44,13 @@ def test_serve_health_runs_beside_socket_mode() -> None:
         assert _get(url + "/slack/events")[0] == 404
     finally:
         server.close()
+
+
+def test_the_socket_mode_health_port_serves_metrics_too() -> None:
+    server = serve.serve_health(0, host="127.0.0.1", metrics=lambda: b"appprofile_runs_total 3.0\n")
+    try:
+        url = f"http://127.0.0.1:{server.effective_port}"
+        assert _get(url + "/metrics") == (200, "appprofile_runs_total 3.0\n")
+        assert _get(url + "/healthz") == (200, "ok")
+    finally:
+        server.close()
