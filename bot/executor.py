@@ -164,14 +164,20 @@ class Executor:
         channel: str,
         name: str,
         *,
+        cluster: str | None = None,
         purge: bool = False,
         awaiting_approval: bool = False,
         expires_in: float | None = None,
     ) -> int:
-        live = [d for d in self.store.find_deployments(name) if d.status != "deleted"]
+        live = [
+            d
+            for d in self.store.find_deployments(name)
+            if d.status != "deleted" and cluster in (None, d.cluster)
+        ]
         if len(live) != 1:
+            where = f" on {cluster}" if cluster else ""
             raise NotFound(
-                f"there is no single live deployment named `{name}`", "see `/appprofile deployments`"
+                f"there is no single live deployment named `{name}`{where}", "see `/appprofile deployments`"
             )
         dep = live[0]
         # The teardown as a plan of prunes: the approval card shows it and binds to its fingerprint.

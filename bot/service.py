@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -421,43 +421,18 @@ class Service:
     def _request_teardown(
         self, actor: Actor, dep: Deployment, *, purge: bool, expires_in: float | None = None
     ) -> int:
-        """The executor's teardown request for this very deployment (its name may be on several
-        clusters; the executor looks deployments up by name alone)."""
+        """The executor's teardown request for this very deployment (on its own cluster)."""
         if self.executor is None:
             raise UserError("deployments cannot be deleted: this bot has no cluster configured")
-        awaiting = expires_in is not None
-        if len(self._live(dep.name)) == 1:
-            return self.executor.request_delete(
-                actor.user,
-                actor.channel,
-                dep.name,
-                purge=purge,
-                awaiting_approval=awaiting,
-                expires_in=expires_in,
-            )
-        teardown = {"changes": [_prune(it) for it in dep.inventory], "purge": purge}
-        run = self.store.create_run(
-            deployment_id=dep.id,
+        return self.executor.request_delete(
+            actor.user,
+            actor.channel,
+            dep.name,
             cluster=dep.cluster,
-            deployment=dep.name,
-            profile=dep.profile,
-            version=dep.version,
-            kind="delete",
-            status="awaiting_approval" if awaiting else "queued",
-            requested_by=actor.user,
-            channel=actor.channel,
-            fingerprint=plan.fingerprint({"delete": dep.ref, **teardown}),
-            plan=teardown,
-            options={"purge": purge},
-            expires_at=self.store.timestamp(expires_in) if expires_in is not None else None,
+            purge=purge,
+            awaiting_approval=expires_in is not None,
+            expires_in=expires_in,
         )
-        self.store.audit(actor.user, actor.channel, "delete", dep.ref, "requested", f"purge={purge}")
-        if not awaiting:
-            posted = self.executor.reporter.started(run.id)
-            if posted:
-                self.store.update_run(run.id, channel=posted[0], message_ts=posted[1])
-            self.executor.kick(dep.cluster, dep.name)
-        return run.id
 
     def _supersede(self, actor: Actor, older: Run | None, newer: int | None) -> None:
         """A newer request for the same deployment supersedes the pending one; its card says so."""
@@ -725,17 +700,6 @@ def _several(name: str, live: list[Deployment], command: str) -> UserError:
         f"`{name}` is deployed on {len(live)} clusters ({where}); say which one",
         f"e.g. `/appprofile {command} {name} {verb} {live[0].cluster}`",
     )
-
-
-def _prune(item: dict[str, Any]) -> dict[str, Any]:
-    """An inventory entry as a prune change (the shape the executor's teardown plans use)."""
-    ref = {
-        "api_version": item["apiVersion"],
-        "kind": item["kind"],
-        "name": item["name"],
-        "namespace": item.get("namespace"),
-    }
-    return {"action": "prune", "tier": item["tier"], "ref": ref}
 
 
 # What each command does, next to its usage from the parser: HELP and the usage hints never differ.
