@@ -46,7 +46,9 @@ def _settle(fake: FakeSlack) -> None:
 def _create(slack: SlackDriver, fake: FakeSlack, text: str = PROFILE) -> Call:
     mark = len(fake.calls)
     assert slack.command(f"create ```yaml\n{text}```").status == 200
-    return _posted(fake, mark, "Created")
+    # This profile's own card: an earlier create's card may still arrive after this request.
+    name = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("name:"))
+    return _posted(fake, mark, f"Created {name}@")
 
 
 def _v2(service: Service) -> None:

@@ -25,8 +25,10 @@ def _text(params: dict[str, Any]) -> str:
 
 
 def _create(slack: SlackDriver, yaml_text: str, user: str = PERSON_A) -> str:
+    # Wait for this profile's own card: an earlier create's card may arrive after this request.
+    name = next(line.split(":", 1)[1].strip() for line in yaml_text.splitlines() if line.startswith("name:"))
     reply = slack.command(f"create ```{yaml_text}```", user=user)
-    return _text(slack.posted(reply, "Created").params)
+    return _text(slack.posted(reply, f"Created {name}@").params)
 
 
 def _private(slack: SlackDriver, text: str, contains: str = "", user: str = PERSON_A) -> str:

@@ -34,7 +34,9 @@ def _posted(fake: FakeSlack, since: int, contains: str = "") -> Call:
 def _create(slack: SlackDriver, fake: FakeSlack, yaml_text: str = PROFILE_YAML) -> Call:
     mark = len(fake.calls)
     assert slack.command(f"create ```yaml\n{yaml_text}```").status == 200
-    return _posted(fake, mark, "Created")
+    # This profile's own card: an earlier create's card may still arrive after this request.
+    name = next(line.split(":", 1)[1].strip() for line in yaml_text.splitlines() if line.startswith("name:"))
+    return _posted(fake, mark, f"Created {name}@")
 
 
 def _version_yaml(version: str) -> str:
