@@ -3,8 +3,6 @@ back in a Slack message, a thread reply, an ephemeral reply or a modal (views.op
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from bot.core.records import Actor
@@ -33,14 +31,6 @@ def _posted(fake: FakeSlack, since: int, contains: str) -> Call:
 
 def _webhook(fake: FakeSlack, since: int, contains: str = "") -> Call:
     return fake.wait_for("webhook", lambda c: contains in dump(c.params), since=since)
-
-
-def _settle(fake: FakeSlack) -> None:
-    """Let a job that posts a message and then its thread replies finish."""
-    n = -1
-    while n != len(fake.calls):
-        n = len(fake.calls)
-        time.sleep(0.3)
 
 
 def _create(slack: SlackDriver, fake: FakeSlack, text: str = PROFILE) -> Call:
@@ -87,8 +77,8 @@ def test_clone_form_and_its_result_show_no_secret(slack: SlackDriver, fake: Fake
     slack.command("clone vault-app")
     view = fake.wait_for("views.open", since=mark).response["view"]
     assert slack.submit(view, {"new_name": "vault-b"}).body == ""
-    _posted(fake, mark, "Cloned vault-b")
-    _settle(fake)
+    # The card, then its YAML in the thread: wait for the thread, the last thing the job posts.
+    slack.thread(_posted(fake, mark, "Cloned vault-b"), "vault-b")
     assert leaked(sent(fake)) == []
     # The copy keeps the secret (it is stored, only never shown).
     assert PG_PASSWORD in store.get_version("vault-b").yaml
@@ -158,8 +148,7 @@ def test_secret_with_an_embedded_macro_is_masked_in_show(
     _create(slack, fake, PROFILE.replace(f"password: {PG_PASSWORD}", f"password: {value}"))
     mark = len(fake.calls)
     slack.command("show vault-app")
-    _posted(fake, mark, "vault-app@1.0.0")
-    _settle(fake)
+    slack.thread(_posted(fake, mark, "vault-app@1.0.0"))
     assert secret_part not in sent(fake)
 
 

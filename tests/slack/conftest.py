@@ -141,7 +141,8 @@ class SlackDriver:
     def thread(self, posted: Any, contains: str = "", timeout: float = 10.0) -> str:
         """The text of the thread replies under the channel message `posted` (long YAML, diffs),
         once one of them contains `contains`."""
-        ts = posted.response["ts"]
+        # `posted` may itself be a thread reply (its text names the same version): use its parent.
+        ts = posted.params.get("thread_ts") or posted.response["ts"]
         self.fake.wait_for(
             "chat.postMessage",
             lambda c: (
