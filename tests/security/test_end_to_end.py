@@ -43,13 +43,6 @@ def _ask(world: World, driver: SlackDriver, text: str, channel: str, contains: s
     world.fake.wait_for("webhook", lambda c: contains in text_of(c), 10, since=since)
 
 
-def _settle(world: World) -> None:
-    n = -1
-    while n != len(world.fake.calls):
-        n = len(world.fake.calls)
-        time.sleep(0.3)
-
-
 def test_an_approved_deploy_and_every_follow_up_command_show_no_secret(
     make_world: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -84,7 +77,9 @@ def test_an_approved_deploy_and_every_follow_up_command_show_no_secret(
         ("audit 50", "audit entries"),
     ]:
         _ask(world, driver, text, PROD_CHANNEL, contains)
-    _settle(world)
+    # The last things the run posts: its final progress draw and the card's final state.
+    world.fake.wait_for("chat.update", lambda c: "*Succeeded*" in text_of(c), 10)
+    world.fake.wait_for("chat.update", lambda c: "Approved — deployed" in text_of(c), 10)
     everything = sent(world)
     assert "AWS_SECRET_ACCESS_KEY" in everything  # the outputs are listed, masked
     assert leaked(everything) == []
@@ -114,5 +109,7 @@ def test_a_failed_deploy_shows_no_user_given_secret_in_slack(
     assert run.status == "failed"
     _ask(world, driver, "status vault-app", channel, "Status")
     _ask(world, driver, "audit 50", channel, "audit entries")
-    _settle(world)
+    # The last things a failed run posts: its final draw and the details in its thread.
+    world.fake.wait_for("chat.update", lambda c: "*Failed*" in text_of(c), 10)
+    world.fake.wait_for("chat.postMessage", lambda c: "Details for run" in text_of(c), 10)
     assert leaked(sent(world) + caplog.text) == []
