@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 from bot import catalog_files
 from bot.core import plan, policy
 from bot.core.errors import UserError
+from bot.core.ports import Cluster
 from bot.core.readiness import FailFast
 
 DEFAULT_DB = "./data/appprofile.db"
@@ -183,7 +185,7 @@ def build_service(settings: Settings, *, pool: ThreadPoolExecutor | None = None)
     )
 
 
-def cluster_connector(config: policy.Config, kubeconfig: str | None) -> Any:
+def cluster_connector(config: policy.Config, kubeconfig: str | None) -> Callable[[str], Cluster]:
     """Connect lazily, once per cluster name; a cluster that is down fails its own deploys only."""
     import threading
 
@@ -206,7 +208,9 @@ def cluster_connector(config: policy.Config, kubeconfig: str | None) -> Any:
     return get
 
 
-def guard_factory(config: policy.Config, connect: Any, bot_namespace: str | None) -> Any:
+def guard_factory(
+    config: policy.Config, connect: Callable[[str], Cluster], bot_namespace: str | None
+) -> Callable[[str], plan.Guard]:
     """Per cluster: its guardrails, with scope from its discovery and namespace owners from its API."""
 
     def guard(name: str) -> plan.Guard:
