@@ -318,9 +318,9 @@ class Executor:
             else t
             for t in run.tiers
         ]
-        run = self.store.update_run(run_id, status="failed", error=message, tiers=tiers)
         if run.deployment_id is not None:
             self.store.update_deployment(run.deployment_id, status="failed")
+        run = self.store.update_run(run_id, status="failed", error=message, tiers=tiers)  # terminal last
         self.store.audit(
             run.requested_by, run.channel, run.kind, f"{run.cluster}/{run.deployment}", "failed", message
         )
@@ -626,7 +626,9 @@ class Executor:
             }
             for tier, values in outputs.items()
         }
-        run = self.store.update_run(run_id, status="succeeded")
+        # The deployment first, the run's terminal status last: whoever sees the run succeeded
+        # (a waiting test, `status`, a resumed bot) sees the deployment as it now is.
+        run = self.store.get_run(run_id)
         if run.deployment_id is not None:
             dep = self.store.get_deployment(run.cluster, run.deployment)
             rendered = p.inventory()
@@ -644,6 +646,7 @@ class Executor:
                 outputs=shown,
                 inventory=[*rendered, *leftovers],
             )
+        run = self.store.update_run(run_id, status="succeeded")
         self.store.audit(
             run.requested_by, run.channel, run.kind, f"{run.cluster}/{run.deployment}", "ok", profile.ref
         )
@@ -688,8 +691,9 @@ class Executor:
             # Namespaces go last and take the PVCs and generated Secrets with them.
             for ns in sorted({it["namespace"] for it in dep.inventory if it.get("namespace")}):
                 cluster.delete(ObjectRef(api_version="v1", kind="Namespace", name=ns))
-        self.store.update_run(run.id, status="succeeded")
+        # As for a deploy: the deployment's new state first, the run's terminal status last.
         self.store.update_deployment(dep.id, status="deleted", inventory=[], outputs={})
+        self.store.update_run(run.id, status="succeeded")
         self.store.audit(
             run.requested_by, run.channel, "delete", f"{run.cluster}/{run.deployment}", "ok", f"purge={purge}"
         )
