@@ -17,7 +17,9 @@ import functools
 import json
 import logging
 import math
+import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -157,7 +159,9 @@ class KubeCluster:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`request_timeout` is (connect, read) seconds for every call but the watch;
-        `discovery_cache` is the discovery cache file (None: the client's default in the temp dir);
+        `discovery_cache` is the discovery cache file (None: one in a private temporary folder of
+        this instance — the client's default is a predictable name in the shared temp dir, which
+        another process or an earlier cluster on the same address would have filled);
         `fail_fast` is the default for waits that do not pass their own."""
         self.name = name
         self._api = api_client
@@ -166,7 +170,9 @@ class KubeCluster:
         self._max_backoff = max_backoff
         self._max_retry_time = max_retry_time
         self._timeout = request_timeout
-        self._discovery_cache = discovery_cache
+        self._discovery_cache = discovery_cache or os.path.join(
+            tempfile.mkdtemp(prefix="appprofile-discovery-"), "discovery.json"
+        )
         self.fail_fast = fail_fast or FailFast()
         self._sleep = sleep
         self._clock = clock
