@@ -598,25 +598,10 @@ class Executor:
         key = "ip" if field == "externalIP" else "hostname"
         return str(ingress[0].get(key) or "") if ingress else ""
 
-    def _secret_outputs(self, profile: Profile) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for tier in profile.tiers:
-            if tier.type in ("helm", "manifest"):
-                out[tier.name] = {d.name for d in tier.outputs if d.secret is not None}
-            else:
-                svc = self.catalog.get(tier.type)
-                names: set[str] = set()
-                for o in svc.outputs:
-                    if o.secret:
-                        names.add(o.name)
-                        names.update(o.aliases)
-                out[tier.name] = names
-        return out
-
     def _succeed(
         self, run_id: int, profile: Profile, p: plan.Plan, outputs: dict[str, dict[str, Any]]
     ) -> None:
-        secret = self._secret_outputs(profile)
+        secret = secrets.secret_outputs(profile, self.catalog)
         hidden = self._hidden.get(run_id, set())
         shown = {
             # A non-secret output may still be built from a secret (a DSN with the password in it).
