@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor as PoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from bot.core import macros, plan, render, secrets
+from bot.core import holes, plan, render, secrets
 from bot.core.catalog import Catalog
 from bot.core.errors import NotFound, UserError
-from bot.core.model import Profile, Tier
+from bot.core.model import Profile
 from bot.core.ports import Cluster, ClusterError, ObjectRef, Reporter
 from bot.core.readiness import FailFast
 from bot.core.records import Run, RunKind, TierState, VersionRecord
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("appprofile.executor")
 
-MANAGED = "app.kubernetes.io/managed-by"
 # Apply order inside a tier (after Helm's kind sorter): what others refer to goes first.
 KIND_ORDER = [
     "Namespace",
@@ -88,6 +87,7 @@ class Executor:
         wait_timeout: float = 600.0,
         fail_fast: FailFast | None = None,
         guards: Callable[[str], plan.Guard] | None = None,
+        check: plan.SchemaCheck | None = None,
         password: Callable[[], str] = lambda: secrets_mod.token_urlsafe(18),
     ) -> None:
         self.store = store
@@ -101,6 +101,8 @@ class Executor:
         self.fail_fast = fail_fast or FailFast()
         # The cluster's guardrails, checked again on the fresh plan a run applies.
         self.guards = guards
+        # The Kubernetes schema, checked again on each object once its holes are filled.
+        self.check = check
         self.password = password
         self._lock = threading.Lock()
         self._active: set[tuple[str, str]] = set()
@@ -331,40 +333,32 @@ class Executor:
 
     def _deploy(self, run: Run) -> None:
         profile = self.store.get_version(run.profile, run.version).profile()
-        p = plan.Plan.model_validate(run.plan)
         cluster = self.connect(run.cluster)
+        p = self._plan_for(run, profile)
         target = plan.Target(cluster=run.cluster, deployment=run.deployment, user=run.requested_by)
-        overrides = plan.parse_sets(run.options.get("set", {}), profile)
-        if run.next_tier == 0:
-            p = self._replan(run, profile, target)
+        guard = self.guards(run.cluster) if self.guards is not None else None
+        if guard is not None:
+            plan.enforce(p.tiers, target, guard)  # the cluster's rules as they are now
         if run.deployment_id is not None:
             self.store.update_deployment(run.deployment_id, status="deploying")
         outputs: dict[str, dict[str, Any]] = {}
         hidden = self._hidden.setdefault(run.id, set())
+        overrides = plan.parse_sets(run.options.get("set", {}), profile)
         hidden.update(secrets.given_values(profile, self.catalog, overrides))
-        for i, tier in enumerate(profile.tiers):
-            generated, _ns = self._tier_secrets(cluster, profile, tier, target, outputs, hidden)
-            ctx, objs = plan.render_tier(
-                profile,
-                tier,
-                self.catalog,
-                target,
-                outputs=outputs,
-                secrets=generated,
-                charts=self.charts,
-                overrides=overrides.get(tier.name),
-            )
-            hidden.update(v for v in generated.values() if v)
+        for i, tp in enumerate(p.tiers):
+            generated = self._generated(cluster, tp, hidden)
             if i < run.next_tier:
                 # Resumed after a restart: this tier is done; its outputs come back from the cluster.
-                outputs[tier.name] = self._outputs(cluster, profile, tier, target, ctx, outputs, hidden)
+                outputs[tp.name] = self._outputs(cluster, tp, outputs, hidden)
                 continue
+            objs = self._filled(p, tp, outputs, generated, target, guard)
             started = time.time()
             self._set_tier(run.id, i, state="applying", started_at=started, message="")
-            self._apply_tier(run, tier.name, objs, cluster, hidden)
+            self._namespace(cluster, tp, p)
+            self._apply_tier(run, tp.name, objs, cluster, hidden)
             self._set_tier(run.id, i, state="waiting")
-            self._wait_tier(run.id, i, tier.name, objs, cluster, started + self.wait_timeout, hidden)
-            outputs[tier.name] = self._outputs(cluster, profile, tier, target, ctx, outputs, hidden)
+            self._wait_tier(run.id, i, tp.name, objs, cluster, started + self.wait_timeout, hidden)
+            outputs[tp.name] = self._outputs(cluster, tp, outputs, hidden)
             run = self.store.update_run(run.id, next_tier=i + 1)
             self._set_tier(run.id, i, state="ready", finished_at=time.time(), message="")
         for change in reversed(p.changes):
@@ -373,13 +367,21 @@ class Executor:
                     cluster.delete(change.ref)
                 except ClusterError as exc:
                     raise RunFailed(f"pruning {change.ref.label}: {exc.message}", exc.hint or "") from None
-        self._succeed(run.id, profile, p, outputs)
+        self._succeed(run.id, p, outputs)
 
-    def _replan(self, run: Run, profile: Profile, target: plan.Target) -> plan.Plan:
-        """Plan again against what is deployed now. An approval holds for the plan it was given
-        to only; a queued run simply takes the fresh plan (an earlier run may have changed things)."""
+    def _plan_for(self, run: Run, profile: Profile) -> plan.Plan:
+        """The plan the run was requested (and approved) with, applied as it is while the
+        deployment is as it was planned against. If another run changed the deployment
+        meanwhile, plan again: an approval holds for the plan it was given to only; a queued
+        run simply takes the fresh plan."""
+        p = plan.Plan.model_validate(run.plan)
+        if run.next_tier > 0:
+            return p  # resumed: finish the plan this run started
         dep = self.store.get_deployment(run.cluster, run.deployment)
         deployed = dep.inventory if dep is not None and dep.status != "deleted" else []
+        if p.base and p.base == plan.inventory_digest(deployed):
+            return p
+        target = plan.Target(cluster=run.cluster, deployment=run.deployment, user=run.requested_by)
         fresh = plan.build(
             profile,
             self.catalog,
@@ -387,6 +389,7 @@ class Executor:
             charts=self.charts,
             sets=run.options.get("set", {}),
             deployed=deployed,
+            check=self.check,
             guard=self.guards(run.cluster) if self.guards is not None else None,
         )
         if fresh.fingerprint == run.fingerprint:
@@ -400,6 +403,26 @@ class Executor:
         self.store.update_run(run.id, plan=fresh.model_dump(mode="json"), fingerprint=fresh.fingerprint)
         self._safe(self.reporter.changed, run.id)
         return fresh
+
+    def _filled(
+        self,
+        p: plan.Plan,
+        tp: plan.TierPlan,
+        outputs: Mapping[str, Mapping[str, Any]],
+        generated: Mapping[str, str],
+        target: plan.Target,
+        guard: plan.Guard | None,
+    ) -> list[dict[str, Any]]:
+        """The tier's planned objects with their holes filled, checked again as they will be applied."""
+        objs = holes.fill(tp.objects, tp.holes, outputs, generated, tier=tp.name)
+        holes.unfilled(objs, tp.name)
+        for obj in objs if self.check is not None else []:
+            wrong = self.check(obj) if self.check is not None else []
+            if wrong:
+                raise plan.invalid_object(tp.name, obj, wrong)
+        if guard is not None:
+            plan.enforce(p.tiers, target, guard, [(tp.name, obj) for obj in objs])
+        return objs
 
     def _apply_tier(
         self, run: Run, tier: str, objs: list[dict[str, Any]], cluster: Cluster, hidden: set[str]
@@ -471,111 +494,54 @@ class Executor:
         # The line quotes pods (a container's waiting message): it may hold a secret like any error.
         self._set_tier(run_id, index, message=redact(message, self._hidden.get(run_id, set()))[:200])
 
-    def _tier_secrets(
-        self,
-        cluster: Cluster,
-        profile: Profile,
-        tier: Tier,
-        target: plan.Target,
-        outputs: Mapping[str, Any],
-        hidden: set[str],
-    ) -> tuple[dict[str, str], str]:
-        """Generated passwords: made once, kept in a Secret in the cluster, reused on every deploy."""
-        mctx = plan.macro_context(profile, tier, target, outputs, placeholders=True)
-        ns = mctx.tier_params["NAMESPACE"]
-        labels = {
-            MANAGED: "appprofile",
-            "appprofile.dev/deployment": target.deployment,
-            "appprofile.dev/tier": tier.name,
-            "appprofile.dev/profile-version": profile.version,
-        }
-        owner = cluster.namespace_owner(ns)
+    def _generated(self, cluster: Cluster, tp: plan.TierPlan, hidden: set[str]) -> dict[str, str]:
+        """Generated passwords: made once, kept in a Secret in the cluster (one of the tier's
+        planned objects), reused by every deploy."""
+        if not tp.generated:
+            return {}
+        existing = cluster.read_secret(tp.namespace, tp.generated_secret) or {}
+        values = {k: existing[k] if existing.get(k) else self.password() for k in tp.generated}
+        hidden.update(values.values())  # before anything can fail with them in its message
+        return values
+
+    def _namespace(self, cluster: Cluster, tp: plan.TierPlan, p: plan.Plan) -> None:
+        owner = cluster.namespace_owner(tp.namespace)
         if not owner.exists or owner.managed:
             # A namespace appprofile did not create (opened by guardrails.namespaces) is written
             # into, never labelled: its labels stay its owner's.
-            cluster.ensure_namespace(ns, labels)
-        wanted = plan.generated_secret_params(self.catalog, tier)
-        if not wanted:
-            return {}, ns
-        name = f"{target.deployment}-{tier.name}-generated"[:253]
-        existing = cluster.read_secret(ns, name) or {}
-        values = {k: existing[k] for k in wanted if existing.get(k)}
-        missing = [k for k in wanted if k not in values]
-        if missing:
-            values.update({k: self.password() for k in missing})
-        hidden.update(values.values())  # before anything can fail with them in its message
-        if missing:
-            cluster.apply(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Secret",
-                    "metadata": {"name": name, "namespace": ns, "labels": labels},
-                    "type": "Opaque",
-                    "stringData": values,
-                }
-            )
-        return values, ns
+            cluster.ensure_namespace(tp.namespace, render.namespace_labels(p.deployment, tp.name, p.version))
 
     def _outputs(
         self,
         cluster: Cluster,
-        profile: Profile,
-        tier: Tier,
-        target: plan.Target,
-        ctx: render.RenderContext,
+        tp: plan.TierPlan,
         below: Mapping[str, Mapping[str, Any]],
         hidden: set[str],
     ) -> dict[str, Any]:
+        """The tier's outputs, as its plan says where each comes from."""
         out: dict[str, Any] = {}
         # Several outputs of a tier name the same Service (host, port, address): read it once.
         services = functools.cache(cluster.read_service)
-        if tier.type in ("helm", "manifest"):
-            mctx = plan.macro_context(profile, tier, target, below, placeholders=False)
-            for decl in tier.outputs:
-                where = f"tier {tier.name}: outputs.{decl.name}"
-                if decl.value is not None:
-                    out[decl.name] = macros.resolve(decl.value, mctx, where=where)
-                elif decl.service is not None:
-                    name = str(macros.resolve(decl.service.name, mctx, where=where))
-                    out[decl.name] = self._service_field(
-                        services, ctx.namespace, name, decl.service.field, where
-                    )
-                elif decl.secret is not None:
-                    name = str(macros.resolve(decl.secret.name, mctx, where=where))
-                    data = cluster.read_secret(ctx.namespace, name) or {}
-                    if decl.secret.key not in data:
-                        raise RunFailed(
-                            f"{where}: Secret {ctx.namespace}/{name} has no key {decl.secret.key}"
-                        )
-                    out[decl.name] = data[decl.secret.key]
-                    hidden.add(data[decl.secret.key])
-            return out
-        svc = self.catalog.get(tier.type)
-        out.update(render.output_values(svc, ctx))
-        for name, src in render.output_sources(svc, ctx).items():
-            if src.secret is not None:
-                secret_name, key = src.secret["name"], src.secret["key"]
-                data = cluster.read_secret(ctx.namespace, secret_name) or {}
-                if key not in data:
-                    raise RunFailed(
-                        f"tier {tier.name}: Secret {ctx.namespace}/{secret_name} has no key {key}"
-                    )
-                out[name] = data[key]
-            elif src.service is not None:
-                out[name] = self._service_field(
-                    services,
-                    ctx.namespace,
-                    src.service["name"],
-                    src.service.get("field", "host"),
-                    f"tier {tier.name}",
-                )
-        for o in svc.outputs:
-            if o.name not in out:
+        for spec in tp.outputs:
+            where = f"tier {tp.name}: outputs.{spec.name}"
+            if spec.secret is not None:
+                name = str(holes.fill_value(spec.secret["name"], tp.holes, below, tier=tp.name))
+                data = cluster.read_secret(tp.namespace, name) or {}
+                if spec.secret["key"] not in data:
+                    raise RunFailed(f"{where}: Secret {tp.namespace}/{name} has no key {spec.secret['key']}")
+                value: Any = data[spec.secret["key"]]
+                hidden.add(str(value))
+            elif spec.service is not None:
+                name = str(holes.fill_value(spec.service["name"], tp.holes, below, tier=tp.name))
+                value = self._service_field(services, tp.namespace, name, spec.service["field"], where)
+            elif spec.value is not None:
+                value = holes.fill_value(spec.value, tp.holes, below, tier=tp.name)
+            else:
                 continue
-            if o.secret:
-                hidden.add(str(out[o.name]))
-            for alias in o.aliases:
-                out[alias] = out[o.name]
+            if spec.sensitive:
+                hidden.add(str(value))
+            for key in (spec.name, *spec.aliases):
+                out[key] = value
         return out
 
     def _service_field(
@@ -598,10 +564,10 @@ class Executor:
         key = "ip" if field == "externalIP" else "hostname"
         return str(ingress[0].get(key) or "") if ingress else ""
 
-    def _succeed(
-        self, run_id: int, profile: Profile, p: plan.Plan, outputs: dict[str, dict[str, Any]]
-    ) -> None:
-        secret = secrets.secret_outputs(profile, self.catalog)
+    def _succeed(self, run_id: int, p: plan.Plan, outputs: dict[str, dict[str, Any]]) -> None:
+        secret = {
+            tp.name: {k for s in tp.outputs if s.sensitive for k in (s.name, *s.aliases)} for tp in p.tiers
+        }
         hidden = self._hidden.get(run_id, set())
         shown = {
             # A non-secret output may still be built from a secret (a DSN with the password in it).
@@ -625,15 +591,20 @@ class Executor:
             self.store.update_deployment(
                 run.deployment_id,
                 status="ready",
-                profile=profile.name,
-                version=profile.version,
-                last_good_version=profile.version,
+                profile=p.profile,
+                version=p.version,
+                last_good_version=p.version,
                 outputs=shown,
                 inventory=[*rendered, *leftovers],
             )
         run = self.store.update_run(run_id, status="succeeded")
         self.store.audit(
-            run.requested_by, run.channel, run.kind, f"{run.cluster}/{run.deployment}", "ok", profile.ref
+            run.requested_by,
+            run.channel,
+            run.kind,
+            f"{run.cluster}/{run.deployment}",
+            "ok",
+            f"{p.profile}@{p.version}",
         )
 
     # -- delete ----------------------------------------------------------------------------
@@ -655,7 +626,7 @@ class Executor:
             self._set_tier(run.id, i, state="applying", started_at=time.time(), message="deleting")
             items = [it for it in dep.inventory if it["tier"] == tier]
             for it in sorted(items, key=kind_rank, reverse=True):
-                if it["kind"] == "PersistentVolumeClaim" and not purge:
+                if render.kept_without_purge(it["kind"], it["name"]) and not purge:
                     continue
                 ref = ObjectRef(
                     api_version=it["apiVersion"], kind=it["kind"], name=it["name"], namespace=it["namespace"]
@@ -667,10 +638,8 @@ class Executor:
         for ref in cluster.list_owned(dep.name):
             if ref.kind == "Namespace" or _inv_key(ref.model_dump()) in tracked:
                 continue
-            if ref.kind == "PersistentVolumeClaim" and not purge:
+            if render.kept_without_purge(ref.kind, ref.name) and not purge:
                 continue
-            if ref.kind == "Secret" and ref.name.endswith("-generated") and not purge:
-                continue  # kept with the PVCs: data written with these passwords must stay readable
             cluster.delete(ref)
         if purge:
             # Namespaces go last and take the PVCs and generated Secrets with them.

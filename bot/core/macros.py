@@ -12,11 +12,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator
-from typing import Any, Literal, NamedTuple
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from bot.core import model
 from bot.core.catalog import Catalog
@@ -72,9 +72,11 @@ class Context(BaseModel):
     # tier name -> OUTPUT name -> value, for the tiers below this one only. The resolver has no
     # catalogue: put aliases in as keys too (MYSQLMSTR_NS next to MYSQLMSTR_SVC_NAMESPACE).
     outputs: dict[str, dict[str, Any]]
-    # True (CLI render, plan): an output not known yet renders as "<tier.OUTPUT>", filters and
-    # `default` left unapplied (the real value will come from that tier), instead of failing.
+    # True (CLI render, plan): an output not known yet renders as a hole, `<<tier.OUTPUT | filters>>`,
+    # filled when that tier has run (`fill_hole`), instead of failing. Each hole made is added to
+    # `holes`: only those are ever filled, so text a person wrote that looks like one stays text.
     placeholders: bool = False
+    holes: Annotated[set[str], SkipValidation] = Field(default_factory=set, exclude=True)
 
 
 class Reference(BaseModel):
@@ -381,23 +383,77 @@ def _output(macro: _Macro, ctx: Context, where: str) -> Any:
     assert ref.tier is not None
     assert ref.output is not None
     tier = ref.tier_in(list(ctx.outputs))
-    if tier is not None and ref.output in ctx.outputs[tier]:
-        return _apply(ctx.outputs[tier][ref.output], macro.filters)
-    if ctx.placeholders:
-        # The value is unknown until that tier runs: show where it will come from, unfiltered.
-        return f"<{tier or ref.tier}.{ref.output}>"
+    if (tier is None or ref.output not in ctx.outputs[tier]) and ctx.placeholders:
+        # The value is unknown until that tier runs: a hole, filled with the filters applied then.
+        marker = hole(tier or ref.tier, ref.output, macro.filters)
+        ctx.holes.add(marker)
+        return marker
+    return _output_value(macro, ctx.outputs, ctx.tier_name, where)
+
+
+def _output_value(macro: _Macro, outputs: Mapping[str, Mapping[str, Any]], tier_name: str, where: str) -> Any:
+    ref = macro.ref
+    assert ref.tier is not None
+    assert ref.output is not None
+    tier = ref.tier_in(list(outputs))
+    if tier is not None and ref.output in outputs[tier]:
+        return _apply(outputs[tier][ref.output], macro.filters)
     if any(f.name == "default" for f in macro.filters):
         return _apply(None, macro.filters)
     if tier is None:
         raise UserError(
             f"{where}: `{_short(ref.raw)}` refers to tier `{_short(ref.tier)}`, which has no outputs here",
-            did_you_mean(ref.tier, ctx.outputs, what=f"tiers below {ctx.tier_name}")
+            did_you_mean(ref.tier, outputs, what=f"tiers below {tier_name}")
             + "; only tiers below this one that have been deployed publish outputs",
         )
     raise UserError(
         f"{where}: `{_short(ref.raw)}`: tier {tier} has not published an output `{_short(ref.output)}`",
-        did_you_mean(ref.output, ctx.outputs[tier], what=f"outputs of {tier}"),
+        did_you_mean(ref.output, outputs[tier], what=f"outputs of {tier}"),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Holes: what a plan leaves open for the deploy to fill (`bot.core.holes` walks the objects)
+
+HOLE = re.compile(
+    r"<<(?:secret:(?P<param>[A-Za-z0-9_]+)"
+    r"|(?P<tier>[A-Za-z0-9_-]+)\.(?P<output>[A-Za-z0-9_]+)(?P<filters>(?: \| [^<>|]+)*))>>"
+)
+
+
+def hole(tier: str, output: str, filters: tuple[_Filter, ...] = ()) -> str:
+    """The text standing for a lower tier's output in a plan: `<<db.PASSWORD | b64enc>>`."""
+    shown = "".join(f" | {f.name}" + (f" {json.dumps(f.arg)}" if f.arg is not None else "") for f in filters)
+    return f"<<{tier}.{output}{shown}>>"
+
+
+def secret_hole(param: str) -> str:
+    """The text standing for a tier's own generated secret (a password made at the first deploy)."""
+    return f"<<secret:{param}>>"
+
+
+def fill_hole(
+    match: re.Match[str],
+    outputs: Mapping[str, Mapping[str, Any]],
+    secrets: Mapping[str, str],
+    *,
+    tier: str,
+    where: str,
+) -> Any:
+    """The value a hole stands for, now that the tiers below have run (filters applied)."""
+    if match["param"] is not None:
+        if match["param"] not in secrets:
+            raise UserError(f"{where}: no generated value for {match['param']}")
+        return secrets[match["param"]]
+    raw = match.group(0)
+    filters = tuple(_parse_filter(piece, raw, where) for piece in _split_pipes(match["filters"] or "")[1:])
+    ref = Reference(kind="output", tier=match["tier"], output=match["output"], path="", raw=raw)
+    return _output_value(_Macro(ref, filters), outputs, tier, where)
+
+
+def as_text(value: Any) -> str:
+    """A value as it reads inside a larger string (how a filled hole joins the text around it)."""
+    return _text(value)
 
 
 def _resolve_macro(macro: _Macro, ctx: Context, where: str) -> Any:

@@ -1,9 +1,9 @@
-"""What a deploy will do, before it does it (DESIGN §4 step 1).
+"""What a deploy will do, before it does it (DESIGN §4 step 1) — and, filled, what it applies.
 
-`render_tier` turns one tier into Kubernetes objects given the outputs of the tiers below and the
-tier's secret values; the planner calls it with placeholders, the executor with real values.
-`build` renders every tier, compares with what is deployed, and fingerprints the result so an
-approval binds to exactly this plan.
+`build` renders every tier once into its complete objects, with holes (`bot.core.holes`) where a
+value is known only when the tiers below have run, checks them, compares with what is deployed,
+and fingerprints the result (everything but the hole values) so an approval binds to exactly
+this plan. A run applies these very objects with the holes filled; it never renders again.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core import catalog as catalog_mod
-from bot.core import guardrails, macros, render
+from bot.core import guardrails, holes, macros, render
 from bot.core import policy as policy_mod
 from bot.core import secrets as secrets_mod
 from bot.core.catalog import Catalog
@@ -30,8 +30,6 @@ ChartRenderer = Callable[[str, str, str, str | None, dict[str, Any], tuple[str, 
 # An object -> what is wrong with it against the Kubernetes schema (empty when valid)
 SchemaCheck = Callable[[Mapping[str, Any]], list[str]]
 
-PLACEHOLDER_SECRET = "<generated at deploy>"
-
 
 class Target(BaseModel):
     """Where and as what a profile is deployed: the identity macros and labels are built from."""
@@ -43,6 +41,20 @@ class Target(BaseModel):
     user: str = ""
 
 
+class OutputSpec(BaseModel):
+    """Where one output of a tier comes from once it is ready: a value known at plan time (maybe
+    with holes from lower tiers), a Secret's key, or a Service's field, in the tier's namespace."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: Any = None
+    secret: dict[str, str] | None = None  # {name, key}
+    service: dict[str, str] | None = None  # {name, field}
+    sensitive: bool = False  # a secret output: masked wherever it is shown
+    aliases: list[str] = Field(default_factory=list)
+
+
 class TierPlan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -50,6 +62,12 @@ class TierPlan(BaseModel):
     type: str
     namespace: str
     objects: list[dict[str, Any]]
+    # The holes the planner made in `objects` and `outputs`: only these are filled.
+    holes: list[str] = Field(default_factory=list)
+    # Secret parameters generated at the first deploy and kept in `generated_secret`.
+    generated: list[str] = Field(default_factory=list)
+    generated_secret: str = ""
+    outputs: list[OutputSpec] = Field(default_factory=list)
 
 
 class Change(BaseModel):
@@ -87,6 +105,9 @@ class Plan(BaseModel):
     changes: list[Change] = Field(default_factory=list)
     fingerprint: str = ""
     sensitive: Sensitive = Field(default_factory=Sensitive)
+    # A digest of the deployment's inventory the changes were computed against: a run applies
+    # this plan as it is while the deployment is still so, and plans again only if it changed.
+    base: str = ""
 
     def kinds_by_tier(self) -> dict[str, dict[str, int]]:
         """How many objects of each kind each tier applies, in tier order."""
@@ -140,8 +161,9 @@ def macro_context(
     outputs: Mapping[str, Mapping[str, Any]],
     *,
     placeholders: bool,
+    holes: set[str] | None = None,
 ) -> macros.Context:
-    base = {
+    base: dict[str, Any] = {
         "profile_name": profile.name,
         "profile_uid": _uid("profile", profile.name),
         "profile_version": profile.version,
@@ -153,6 +175,7 @@ def macro_context(
         "user_name": target.user,
         "outputs": {k: dict(v) for k, v in outputs.items()},
         "placeholders": placeholders,
+        "holes": holes if holes is not None else set(),
     }
     # Parameters may themselves use system macros (e.g. NAMESPACE: "{{...tiername}}-ns").
     params_ctx = macros.Context(**base, tier_params={})
@@ -171,14 +194,45 @@ def render_tier(
     target: Target,
     *,
     outputs: Mapping[str, Mapping[str, Any]],
-    secrets: Mapping[str, str],
     charts: ChartRenderer,
     overrides: Mapping[str, Any] | None = None,
-    placeholders: bool = False,
     allowed_charts: tuple[str, ...] = (),
+) -> TierPlan:
+    """One tier's complete objects and outputs, with holes for what only the deploy knows:
+    the outputs of lower tiers not in `outputs` and the tier's generated passwords."""
+    made: set[str] = set()
+    mctx = macro_context(profile, tier, target, outputs, placeholders=True, holes=made)
+    generated = generated_secret_params(catalog, tier)
+    secrets = {name: macros.secret_hole(name) for name in generated}
+    made.update(secrets.values())
+    ctx, objects = _objects(profile, tier, catalog, target, mctx, secrets, charts, overrides, allowed_charts)
+    if generated:
+        objects = [render.generated_secret(ctx, secrets), *objects]
+    specs = _output_specs(profile, tier, catalog, ctx, mctx)
+    return TierPlan(
+        name=tier.name,
+        type=tier.type,
+        namespace=ctx.namespace,
+        objects=objects,
+        holes=sorted(made),
+        generated=generated,
+        generated_secret=render.generated_secret_name(ctx) if generated else "",
+        outputs=specs,
+    )
+
+
+def _objects(
+    profile: Profile,
+    tier: Tier,
+    catalog: Catalog,
+    target: Target,
+    mctx: macros.Context,
+    secrets: Mapping[str, str],
+    charts: ChartRenderer,
+    overrides: Mapping[str, Any] | None,
+    allowed_charts: tuple[str, ...],
 ) -> tuple[render.RenderContext, list[dict[str, Any]]]:
     """Resolve the tier's macros against the outputs below it and render its objects."""
-    mctx = macro_context(profile, tier, target, outputs, placeholders=placeholders)
     namespace = mctx.tier_params["NAMESPACE"]
     props = dict(tier.properties)
     props.update(overrides or {})
@@ -218,6 +272,49 @@ def render_tier(
         return ctx, render.helm_objects(text, ctx)
     objects = render.service_objects(svc, ctx)
     return ctx, render.secret_env(objects, ctx, _secret_env_names(profile, tier, catalog))
+
+
+def _output_specs(
+    profile: Profile, tier: Tier, catalog: Catalog, ctx: render.RenderContext, mctx: macros.Context
+) -> list[OutputSpec]:
+    """Where each output of the tier will come from; names and values may hold holes."""
+    sensitive = secrets_mod.secret_outputs(profile, catalog).get(tier.name, set())
+    if tier.type in ("helm", "manifest"):
+        out = []
+        for decl in tier.outputs:
+            where = f"tier {tier.name}: outputs.{decl.name}"
+            spec: dict[str, Any] = {"name": decl.name, "sensitive": decl.name in sensitive}
+            if decl.value is not None:
+                spec["value"] = macros.resolve(decl.value, mctx, where=where)
+            elif decl.service is not None:
+                name = str(macros.resolve(decl.service.name, mctx, where=where))
+                spec["service"] = {"name": name, "field": decl.service.field}
+            elif decl.secret is not None:
+                name = str(macros.resolve(decl.secret.name, mctx, where=where))
+                spec["secret"] = {"name": name, "key": decl.secret.key}
+            out.append(OutputSpec(**spec))
+        return out
+    svc = catalog.get(tier.type)
+    values = render.output_values(svc, ctx)
+    sources = render.output_sources(svc, ctx)
+    out = []
+    for o in svc.outputs:
+        src = sources.get(o.name)
+        out.append(
+            OutputSpec(
+                name=o.name,
+                value=values.get(o.name),
+                secret=src.secret if src is not None else None,
+                service=(
+                    {"name": src.service["name"], "field": src.service.get("field", "host")}
+                    if src is not None and src.service is not None
+                    else None
+                ),
+                sensitive=o.secret or o.name in sensitive,
+                aliases=list(o.aliases),
+            )
+        )
+    return out
 
 
 def _secret_env_names(profile: Profile, tier: Tier, catalog: Catalog) -> set[str]:
@@ -324,7 +421,14 @@ def _sensitive(tiers: list[TierPlan], guard: Guard | None, new_namespaces: list[
     return Sensitive(**found)
 
 
-def _guard(tiers: list[TierPlan], target: Target, guard: Guard) -> None:
+def enforce(
+    tiers: list[TierPlan],
+    target: Target,
+    guard: Guard,
+    objects: list[tuple[str, dict[str, Any]]] | None = None,
+) -> None:
+    """Refuse, with every violation at once, what breaks the cluster's guardrails: the plan's
+    objects, or `objects` (one tier's, filled) checked again just before they are applied."""
     ctx = guardrails.Context(
         cluster=target.cluster,
         deployment=target.deployment,
@@ -332,10 +436,34 @@ def _guard(tiers: list[TierPlan], target: Target, guard: Guard) -> None:
         tier_namespaces={t.name: t.namespace for t in tiers},
         bot_namespace=guard.bot_namespace,
     )
-    pairs = [(t.name, obj) for t in tiers for obj in t.objects]
+    pairs = objects if objects is not None else [(t.name, obj) for t in tiers for obj in t.objects]
     found = guardrails.check(ctx, pairs, scope=guard.scope, owner=guard.owner)
     if found:
         raise guardrails.PolicyViolations(target.cluster, found)
+
+
+def invalid_object(tier: str, obj: Mapping[str, Any], wrong: list[str]) -> UserError:
+    return UserError(
+        f"tier {tier}: {ObjectRef.of(obj).label} is not a valid Kubernetes object: {'; '.join(wrong[:3])}",
+        "fix the tier's properties, chart values or manifest; nothing was applied",
+    )
+
+
+def _check_holes(tp: TierPlan) -> None:
+    """Every hole the planner made can be filled, and no text a person wrote looks like one."""
+    odd = [h for h in tp.holes if macros.HOLE.fullmatch(h) is None]
+    if odd:
+        raise UserError(
+            f"tier {tp.name}: {odd[0]} uses an output known only at deploy time with a `default` "
+            "that holds <, > or |",
+            "use a default without those characters",
+        )
+    stray = holes.stray(tp.objects, tp.holes)
+    if stray:
+        raise UserError(
+            f"tier {tp.name}: the text {stray[0]} is reserved for values filled at deploy time",
+            "write it another way (e.g. with a space after <<), or use a macro for a lower tier's output",
+        )
 
 
 def build(
@@ -360,33 +488,30 @@ def build(
     outputs: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (known_outputs or {}).items()}
     tiers: list[TierPlan] = []
     for tier in profile.tiers:
-        secrets = {name: PLACEHOLDER_SECRET for name in generated_secret_params(catalog, tier)}
-        ctx, objs = render_tier(
+        tp = render_tier(
             profile,
             tier,
             catalog,
             target,
             outputs=outputs,
-            secrets=secrets,
             charts=charts,
             overrides=overrides.get(tier.name),
-            placeholders=True,
             allowed_charts=tuple(guard.rails.charts) if guard is not None else (),
         )
-        for obj in objs if check else []:
+        _check_holes(tp)
+        for obj in tp.objects if check else []:
             wrong = check(obj) if check else []
             if wrong:
-                ref = ObjectRef.of(obj)
-                raise UserError(
-                    f"tier {tier.name}: {ref.label} is not a valid Kubernetes object: {'; '.join(wrong[:3])}",
-                    "fix the tier's properties, chart values or manifest; nothing was applied",
-                )
-        tiers.append(TierPlan(name=tier.name, type=tier.type, namespace=ctx.namespace, objects=objs))
-        if tier.type not in ("helm", "manifest"):
-            outputs.setdefault(tier.name, {}).update(render.output_values(catalog.get(tier.type), ctx))
+                raise invalid_object(tier.name, obj, wrong)
+        tiers.append(tp)
+        # Outputs known now (a Service's name) are real values to the tiers above; the rest are holes.
+        now = {s.name: s.value for s in tp.outputs if s.value is not None and not holes.found(s.value)}
+        now.update({a: now[s.name] for s in tp.outputs if s.name in now for a in s.aliases})
+        if tier.type not in ("helm", "manifest") and now:
+            outputs.setdefault(tier.name, {}).update(now)
     if guard is not None:
         tiers = _scoped(tiers, guard)
-        _guard(tiers, target, guard)
+        enforce(tiers, target, guard)
     before = {(d["apiVersion"], d["kind"], d.get("namespace") or "", d["name"]): d for d in (deployed or [])}
     changes: list[Change] = []
     seen: set[tuple[str, str, str, str]] = set()
@@ -428,11 +553,16 @@ def build(
             "cluster": target.cluster,
             "deployment": target.deployment,
             "sets": dict(sorted((sets or {}).items())),
-            "objects": [t.objects for t in tiers],
+            "tiers": [t.model_dump(mode="json") for t in tiers],
             "changes": [c.model_dump(mode="json") for c in changes],
         }
     )
-    return plan.model_copy(update={"fingerprint": fp})
+    return plan.model_copy(update={"fingerprint": fp, "base": inventory_digest(deployed or [])})
+
+
+def inventory_digest(inventory: list[dict[str, Any]]) -> str:
+    """What a plan's changes were computed against (see `Plan.base`)."""
+    return fingerprint(sorted(inventory, key=lambda d: json.dumps(d, sort_keys=True, default=str)))[:16]
 
 
 def object_hash(obj: Mapping[str, Any]) -> str:

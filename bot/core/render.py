@@ -8,6 +8,7 @@ YAML flow scalar. So a property holding `{{ 7*7 }}` or `": \\n- evil: 1` stays o
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import hashlib
 import json
@@ -25,6 +26,7 @@ from bot.core.catalog import OutputSource, ServiceType
 from bot.core.errors import UserError, kind_phrase
 
 MANAGED_BY = "appprofile"
+MANAGED_LABEL = "app.kubernetes.io/managed-by"
 LABEL_DEPLOYMENT = "appprofile.dev/deployment"
 LABEL_TIER = "appprofile.dev/tier"
 LABEL_VERSION = "appprofile.dev/profile-version"
@@ -86,9 +88,45 @@ def credentials_secret(ctx: RenderContext) -> str:
     return object_name(ctx.fullname, "credentials")
 
 
+GENERATED_SUFFIX = "-generated"
+
+
+def generated_secret_name(ctx: RenderContext) -> str:
+    # The name every deploy since the first has used: existing passwords are found by it.
+    return f"{ctx.fullname}{GENERATED_SUFFIX}"[:253]
+
+
+def generated_secret(ctx: RenderContext, values: Mapping[str, str]) -> dict[str, Any]:
+    """The Secret that keeps a tier's generated passwords, made once and reused by every deploy."""
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": generated_secret_name(ctx), "namespace": ctx.namespace},
+        "type": "Opaque",
+        "stringData": dict(values),
+    }
+    return _stamp(secret, ctx)
+
+
+def kept_without_purge(kind: str, name: str) -> bool:
+    """Kept by a delete unless it purges: data written with these passwords must stay readable."""
+    return kind == "PersistentVolumeClaim" or (kind == "Secret" and name.endswith(GENERATED_SUFFIX))
+
+
+def namespace_labels(deployment: str, tier: str, profile_version: str) -> dict[str, str]:
+    """A namespace appprofile creates for a tier: marked as its own, so teardown may remove it
+    and no other deployment may write into it."""
+    return {
+        MANAGED_LABEL: MANAGED_BY,
+        LABEL_DEPLOYMENT: deployment,
+        LABEL_TIER: tier,
+        LABEL_VERSION: profile_version,
+    }
+
+
 def labels(ctx: RenderContext) -> dict[str, str]:
     return {
-        "app.kubernetes.io/managed-by": MANAGED_BY,
+        MANAGED_LABEL: MANAGED_BY,
         "app.kubernetes.io/name": ctx.tier,
         "app.kubernetes.io/instance": ctx.deployment,
         LABEL_DEPLOYMENT: ctx.deployment,
@@ -510,11 +548,6 @@ def secret_env(objects: list[dict[str, Any]], ctx: RenderContext, names: set[str
                     entry["valueFrom"] = {"secretKeyRef": {"name": secret_name, "key": entry["name"]}}
     if not values:
         return objects
-    # A changed value must still roll the pods: the template carries a digest of the values.
-    digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
-    for obj in workloads:
-        template = obj["spec"]["template"]
-        _meta(template).setdefault("annotations", {})["appprofile.dev/env-checksum"] = digest
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -522,4 +555,42 @@ def secret_env(objects: list[dict[str, Any]], ctx: RenderContext, names: set[str
         "type": "Opaque",
         "stringData": values,
     }
-    return [_stamp(secret, ctx), *objects]
+    for obj in workloads:
+        _meta(obj["spec"]["template"]).setdefault("annotations", {})[ENV_CHECKSUM] = secret_name
+    return stamp_env_checksum([_stamp(secret, ctx), *objects])
+
+
+ENV_CHECKSUM = "appprofile.dev/env-checksum"
+
+
+def stamp_env_checksum(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A changed secret env value must still roll the pods: each workload `secret_env` marked
+    carries a digest of its env Secret's values. Stamped when the tier is rendered (over the
+    plan's holes) and again when the holes are filled (over the real values)."""
+    values = {
+        str(obj["metadata"]["name"]): obj.get("stringData") or {}
+        for obj in objects
+        if obj.get("kind") == "Secret"
+    }
+    out = []
+    for obj in objects:
+        name = _env_secret_of(obj)
+        if name is not None and name in values:
+            obj = copy.deepcopy(obj)
+            digest = hashlib.sha256(json.dumps(values[name], sort_keys=True).encode()).hexdigest()[:16]
+            _meta(obj["spec"]["template"])["annotations"][ENV_CHECKSUM] = digest
+        out.append(obj)
+    return out
+
+
+def _env_secret_of(obj: Mapping[str, Any]) -> str | None:
+    """The env Secret a workload's checksum is over: marked by `secret_env`, named in its env."""
+    template = (obj.get("spec") or {}).get("template") or {}
+    if ENV_CHECKSUM not in ((template.get("metadata") or {}).get("annotations") or {}):
+        return None
+    for container in (template.get("spec") or {}).get("containers") or []:
+        for entry in container.get("env") or []:
+            ref = (entry.get("valueFrom") or {}).get("secretKeyRef") or {}
+            if str(ref.get("name", "")).endswith("-env"):  # `object_name(fullname, "env")`
+                return str(ref["name"])
+    return None

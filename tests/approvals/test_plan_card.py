@@ -28,8 +28,9 @@ def test_the_card_names_what_the_deploy_creates_and_view_plan_lists_it(make_worl
     card = driver.posted(sent, "Approval: deploy to prod").params
     shown = text_of_params(card)
     # Counted by kind per tier, and the sensitive objects by name: not "8 to create" alone.
-    assert "*postgres-db*: 1 Secret, 2 Service, 1 StatefulSet" in shown
-    assert "*Secrets* (2)" in shown and "counter-app-postgres-db-credentials" in shown
+    assert "*postgres-db*: 2 Secret, 2 Service, 1 StatefulSet" in shown
+    assert "*Secrets* (3)" in shown and "counter-app-postgres-db-credentials" in shown
+    assert "counter-app-postgres-db-generated" in shown  # the generated password's keeper, applied too
     assert "counter-app-api-env" in shown  # the api's DB_PASSWORD, by reference
     assert "*Images*" in shown and "ghcr.io/spectrocloud/hello-universe-api:1.0.8" in shown
     assert "*New namespaces* (3)" in shown

@@ -55,7 +55,7 @@ def test_validate_and_render_every_example(example: Path) -> None:
         env_secret = next(
             d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "shop-api-env"
         )
-        assert env_secret["stringData"] == {"DB_PASSWORD": "<postgres-db.PASSWORD>"}
+        assert env_secret["stringData"] == {"DB_PASSWORD": "<<postgres-db.PASSWORD>>"}
         assert env["DB_HOST"].endswith(".svc.cluster.local")
     assert "plan" in out.stderr
 

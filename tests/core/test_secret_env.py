@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot import catalog_files
-from bot.core import model, plan
+from bot.core import holes, model, plan
 
 CATALOG = catalog_files.load()
 EXAMPLE = model.from_yaml(
@@ -17,11 +17,11 @@ TARGET = plan.Target(cluster="dev", deployment="shop")
 
 
 def _api(outputs: dict[str, dict[str, str]]) -> list[dict]:  # type: ignore[type-arg]
+    """The api tier as planned (the database's outputs are holes), then filled as a deploy does."""
     tier = EXAMPLE.tier("api")
-    _ctx, objects = plan.render_tier(
-        EXAMPLE, tier, CATALOG, TARGET, outputs=outputs, secrets={}, charts=lambda *a: ""
-    )
-    return objects
+    planned = plan.render_tier(EXAMPLE, tier, CATALOG, TARGET, outputs={}, charts=lambda *a: "")
+    assert planned.holes, "the database's outputs are known only at deploy time"
+    return holes.fill(planned.objects, planned.holes, outputs, {}, tier="api")
 
 
 def test_a_database_password_is_a_reference_and_its_secret_lives_beside_the_consumer() -> None:

@@ -296,14 +296,25 @@ def test_long_macros_are_shortened_in_messages() -> None:
     assert len(info.value.message) < 250
 
 
-def test_placeholders_stand_in_for_unknown_outputs() -> None:
+def test_holes_stand_in_for_unknown_outputs_and_fill_with_their_filters() -> None:
     plan = ctx({"postgres-db": {"USERNAME": "pguser"}}, placeholders=True)
-    assert r("{{.spectro.app.$appDeploymentName.postgres-db.PASSWORD}}", plan) == "<postgres-db.PASSWORD>"
-    assert r("{{.spectro.app.$appDepName-api2.CONTAINER_SVC}}:80", plan) == "<api2.CONTAINER_SVC>:80"
-    assert r('{{.spectro.app.$appDeploymentName.web.URL | default "x" | upper}}', plan) == "<web.URL>"
+    assert r("{{.spectro.app.$appDeploymentName.postgres-db.PASSWORD}}", plan) == "<<postgres-db.PASSWORD>>"
+    assert r("{{.spectro.app.$appDepName-api2.CONTAINER_SVC}}:80", plan) == "<<api2.CONTAINER_SVC>>:80"
+    upper = r('{{.spectro.app.$appDeploymentName.web.URL | default "x" | upper}}', plan)
+    assert upper == '<<web.URL | default "x" | upper>>'
     assert r("{{.spectro.app.$appDeploymentName.database-postgres-db.PASSWORD}}", plan) == (
-        "<postgres-db.PASSWORD>"
+        "<<postgres-db.PASSWORD>>"
     )
+    assert plan.holes == {
+        "<<postgres-db.PASSWORD>>",
+        "<<api2.CONTAINER_SVC>>",
+        '<<web.URL | default "x" | upper>>',
+    }
+    # Filled once the tier ran, with the filters applied then (a missing output takes its default).
+    match = macros.HOLE.fullmatch(upper)
+    assert match is not None
+    assert macros.fill_hole(match, {"web": {"URL": "http://a"}}, {}, tier="t", where="w") == "HTTP://A"
+    assert macros.fill_hole(match, {"web": {}}, {}, tier="t", where="w") == "X"
     # Known outputs and system variables still resolve; syntax errors are still errors.
     assert r("{{.spectro.app.$appDeploymentName.postgres-db.USERNAME | upper}}", plan) == "PGUSER"
     assert r("{{.spectro.system.user.name}}", plan) == "ann"
