@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+# The error the Cluster port raises lives in the one error tree; it stays importable from here.
+from bot.core.errors import ClusterError as ClusterError
+
 if TYPE_CHECKING:
     # Annotation only: readiness builds on this module's `Readiness`, so a runtime import would loop.
     from bot.core.guardrails import Ownership
@@ -49,16 +52,6 @@ class Readiness(BaseModel):
     ready: bool
     failed: bool = False
     message: str = ""
-
-
-class ClusterError(Exception):
-    """A Kubernetes API failure, already phrased for a person (verb, resource, the API's message)."""
-
-    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.hint = hint
 
 
 class Cluster(Protocol):

@@ -7,6 +7,10 @@ longer than the pod check interval; while the workload is not ready its pods are
 event and at each window's end, so a pod that needs a person fails the wait within seconds.
 Every other request, discovery included, carries a (connect, read) timeout, so a hung API server
 turns into a `ClusterError` after bounded retries instead of blocking a deploy thread forever.
+Nothing the client raises gets out: an answer not worth repeating (4xx but 409/429, TLS) is a
+`PermanentClusterError`, one worth repeating (409, 429, 5xx, refused, dropped, timed out) a
+`TemporaryClusterError` with the server's Retry-After; credentials that cannot be loaded are an
+`OperatorError`.
 Discovery is looked up once per (apiVersion, kind) per cluster and kept for the process.
 """
 
@@ -19,21 +23,24 @@ import logging
 import math
 import os
 import re
+import ssl
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import urllib3.exceptions
 from kubernetes import client as k8s_client
 from kubernetes import dynamic, watch
 from kubernetes.client.exceptions import ApiException
-from kubernetes.dynamic.exceptions import ResourceNotFoundError
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 
 from bot.core import readiness
+from bot.core.errors import ClusterError, OperatorError, PermanentClusterError, TemporaryClusterError
 from bot.core.guardrails import Ownership
-from bot.core.ports import ClusterError, ObjectRef, Readiness
+from bot.core.ports import ObjectRef, Readiness
 from bot.core.readiness import FailFast
 
 log = logging.getLogger(__name__)
@@ -56,7 +63,8 @@ OWNED_KINDS: tuple[tuple[str, str], ...] = (
     ("v1", "Namespace"),
 )
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
-_NETWORK_ERRORS = (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
+# OSError covers ConnectionError, TimeoutError and the socket and ssl errors urllib3 lets through.
+_NETWORK_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 _WATCH_RESTARTS = 5
 # Statuses whose Retry-After header says when the server wants to be asked again.
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
@@ -112,8 +120,51 @@ def _retry_after(exc: ApiException) -> float | None:
     return value if math.isfinite(value) and value >= 0 else None
 
 
-class _Gone(Exception):
+class _Gone(PermanentClusterError):
     """The object does not exist (404); callers decide whether that is fine."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=404)
+
+
+class _Failure(NamedTuple):
+    """One failed attempt worth retrying: what went wrong, for the final message."""
+
+    reason: str
+    timed_out: str | None = None  # "connect" or "read"
+    status: int | None = None
+    asked: float | None = None  # the server's Retry-After, in seconds
+
+    @classmethod
+    def of_status(cls, e: ApiException) -> _Failure:
+        status = int(e.status or 0)
+        asked = _retry_after(e) if status in _RETRY_AFTER_STATUSES else None
+        return cls(f"HTTP {status}", status=status, asked=asked)
+
+
+def _reason_of(exc: BaseException) -> BaseException:
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        return exc.reason
+    return exc
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    """A certificate or handshake failure: asking again gets the same answer."""
+    return isinstance(_reason_of(exc), urllib3.exceptions.SSLError | ssl.SSLError)
+
+
+def _network_reason(exc: BaseException) -> str:
+    """The failure in words (never a library's class name)."""
+    reason = _reason_of(exc)
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "the API server's host name does not resolve"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
+        return "connection refused" if "refused" in str(reason).lower() else "cannot connect"
+    if isinstance(reason, urllib3.exceptions.ProtocolError | ConnectionError):
+        return "connection dropped"
+    if isinstance(reason, urllib3.exceptions.TimeoutError | TimeoutError):
+        return "timed out"
+    return "network error"
 
 
 def _status_body(exc: ApiException) -> dict[str, Any]:
@@ -188,75 +239,113 @@ class KubeCluster:
     def _call(
         self, verb: str, plural: str, namespace: str | None, fn: Callable[[], _T], *, secret: bool = False
     ) -> _T:
-        """Run one API call with bounded retries; map failures to `ClusterError` or `_Gone`."""
-        where = f" in `{namespace}`" if namespace else ""
+        """Run one API call with bounded retries; every failure becomes a `ClusterError` (a 404 the
+        `_Gone` one, which callers may take as an answer). No library exception gets out."""
+        where = f"{verb} {plural}" + (f" in `{namespace}`" if namespace else "")
         started = self._clock()
         delay = self._backoff
-        last = ""
-        timed_out: str | None = None
+        failure = _Failure("no attempt")
         for attempt in range(self._retries + 1):
             try:
                 return fn()
             except ApiException as e:
-                status = int(e.status or 0)
-                if status == 404:
-                    raise _Gone(_api_message(e, secret=secret)) from None
-                if status == 403:
-                    raise ClusterError(
-                        f"cluster {self.name}: forbidden to {verb} {plural}{where}: "
-                        f"{_api_message(e, secret=secret)}",
-                        status=403,
-                        hint=f"the bot's service account needs `{verb}` on `{plural}`"
-                        + (f" in `{namespace}`" if namespace else " (cluster-wide)"),
-                    ) from None
-                if status in (409, 422):
-                    raise ClusterError(
-                        f"cluster {self.name}: cannot {verb} {plural}{where}: "
-                        f"{_api_message(e, secret=secret)}",
-                        status=status,
-                    ) from None
-                if status not in _RETRYABLE:
-                    raise ClusterError(
-                        f"cluster {self.name}: {verb} {plural}{where} failed ({status}): "
-                        f"{_api_message(e, secret=secret)}",
-                        status=status,
-                    ) from None
-                last = f"HTTP {status}"
-                timed_out = None
-                asked = _retry_after(e) if status in _RETRY_AFTER_STATUSES else None
-            except _NETWORK_ERRORS as e:
-                last = type(e).__name__
-                timed_out = _timeout_kind(e)
-                asked = None
+                if int(e.status or 0) not in _RETRYABLE:
+                    raise self._refused(e, verb, plural, namespace, secret=secret) from None
+                failure = _Failure.of_status(e)
+            except (*_NETWORK_ERRORS, ValueError) as e:
+                failure = self._no_answer(e, where)
+            except ConfigException as e:  # an exec or token-file credential failed to refresh
+                raise OperatorError(
+                    f"cluster {self.name}: {where}: the kubeconfig's credentials cannot be loaded: {e}",
+                    hint="check the user entry of the cluster's kubeconfig context (exec plugin, token file)",
+                ) from None
             # The server's own Retry-After beats our guess, within the same bound.
-            pause = delay if asked is None else min(asked, self._max_backoff)
+            pause = delay if failure.asked is None else min(failure.asked, self._max_backoff)
             elapsed = self._clock() - started
             if attempt == self._retries or elapsed + pause > self._max_retry_time:
                 break
             log.warning(
                 "kube call failed, retrying",
-                extra={"cluster": self.name, "verb": verb, "resource": plural, "error": last},
+                extra={"cluster": self.name, "verb": verb, "resource": plural, "error": failure.reason},
             )
             self._sleep(pause)
             delay = min(delay * 2, self._max_backoff)
-        tries = f"gave up after {attempt + 1} attempt{'s' if attempt else ''}"
-        if timed_out == "read":
-            raise ClusterError(
-                f"cluster {self.name}: {verb} {plural}{where}: the API server did not answer within "
-                f"{self._timeout[1]:g} s; {tries}",
-                hint="the API server accepts connections but does not respond: check its health "
-                "(`kubectl get --raw /readyz`) and load, then retry",
+        raise self._gave_up(where, attempt + 1, failure)
+
+    def _refused(
+        self, e: ApiException, verb: str, plural: str, namespace: str | None, *, secret: bool
+    ) -> ClusterError:
+        """An answer not worth asking again: 404 (`_Gone`), 401, 403, 409, 422 and the rest."""
+        status = int(e.status or 0)
+        where = f" in `{namespace}`" if namespace else ""
+        said = _api_message(e, secret=secret)
+        if status == 404:
+            return _Gone(said)
+        if status == 401:
+            return ClusterError(
+                f"cluster {self.name}: the API server rejected the bot's credentials to {verb} "
+                f"{plural}{where}: {said}",
+                status=401,
+                hint="renew the credentials of the cluster's kubeconfig user (token, client certificate)",
             )
-        if timed_out == "connect":
-            raise ClusterError(
-                f"cluster {self.name}: {verb} {plural}{where}: the API server did not accept a connection "
-                f"within {self._timeout[0]:g} s; {tries}",
-                hint="check the network path to the API server (address in the kubeconfig, VPN, firewall)",
+        if status == 403:
+            return ClusterError(
+                f"cluster {self.name}: forbidden to {verb} {plural}{where}: {said}",
+                status=403,
+                hint=f"the bot's service account needs `{verb}` on `{plural}`"
+                + (f" in `{namespace}`" if namespace else " (cluster-wide)"),
             )
-        raise ClusterError(
-            f"cluster {self.name}: {verb} {plural}{where} kept failing ({last}); gave up after "
-            f"{attempt + 1} attempts",
-            hint="check that the cluster's API server is reachable and healthy, then retry",
+        if status in (409, 422):
+            return ClusterError(f"cluster {self.name}: cannot {verb} {plural}{where}: {said}", status=status)
+        return ClusterError(
+            f"cluster {self.name}: {verb} {plural}{where} failed ({status}): {said}", status=status
+        )
+
+    def _no_answer(self, e: Exception, where: str) -> _Failure:
+        """An attempt that got no usable answer: worth retrying, unless TLS failed or the answer
+        is not JSON (both would fail again). Any other ValueError is a bug, not ours to map."""
+        if isinstance(e, ValueError) and not isinstance(e, urllib3.exceptions.HTTPError):
+            if isinstance(e.__context__, _NETWORK_ERRORS):
+                # Discovery re-raises a dropped connection as a ValueError about https://.
+                e = e.__context__
+            elif isinstance(e, json.JSONDecodeError):
+                raise PermanentClusterError(
+                    f"cluster {self.name}: {where}: the server's answer is not JSON",
+                    hint="check that the cluster's address points at a Kubernetes API server, not a proxy page",
+                ) from None
+            else:
+                raise e
+        if _tls_failure(e):
+            raise self._untrusted(where) from None
+        return _Failure(_network_reason(e), timed_out=_timeout_kind(e))
+
+    def _untrusted(self, where: str) -> PermanentClusterError:
+        return PermanentClusterError(
+            f"cluster {self.name}: {where}: the TLS handshake with the API server failed",
+            hint="check the server address and certificate-authority of the cluster in the kubeconfig",
+        )
+
+    def _gave_up(self, where: str, attempts: int, failure: _Failure) -> TemporaryClusterError:
+        """The last failure after every retry: still temporary, with the server's Retry-After."""
+        tries = f"gave up after {attempts} attempt{'s' if attempts > 1 else ''}"
+        if failure.timed_out == "read":
+            message = f"the API server did not answer within {self._timeout[1]:g} s; {tries}"
+            hint = (
+                "the API server accepts connections but does not respond: check its health "
+                "(`kubectl get --raw /readyz`) and load, then retry"
+            )
+        elif failure.timed_out == "connect":
+            message = f"the API server did not accept a connection within {self._timeout[0]:g} s; {tries}"
+            hint = "check the network path to the API server (address in the kubeconfig, VPN, firewall)"
+        else:
+            message = f"kept failing ({failure.reason}); {tries}"
+            hint = "check that the cluster's API server is reachable and healthy, then retry"
+        sep = ": " if failure.timed_out else " "
+        return TemporaryClusterError(
+            f"cluster {self.name}: {where}{sep}{message}",
+            status=failure.status,
+            hint=hint,
+            retry_after=failure.asked,
         )
 
     def _client(self) -> Any:
@@ -296,6 +385,11 @@ class KubeCluster:
                     return dyn.resources.get(api_version=api_version, kind=kind, prefix=prefix)
                 except ResourceNotFoundError:
                     return None
+                except ResourceNotUniqueError:
+                    raise PermanentClusterError(
+                        f"cluster {self.name} serves {kind} in {api_version} more than once",
+                        hint="two APIs claim this kind: remove the duplicate CRD or API service",
+                    ) from None
 
             try:
                 found = self._call("discover", "APIs", None, find)

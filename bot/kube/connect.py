@@ -1,4 +1,8 @@
-"""Building a `KubeCluster` from a kubeconfig context or from the pod's service account."""
+"""Building a `KubeCluster` from a kubeconfig context or from the pod's service account.
+
+Whatever goes wrong here is the bot's setup (a kubeconfig, a context, a mounted token), so it
+leaves as an `OperatorError`: logged in full for the operator, never shown to the person.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client import rest as k8s_rest
 from kubernetes.config.config_exception import ConfigException
 
-from bot.core.errors import UserError, did_you_mean
+from bot.core.errors import OperatorError, did_you_mean
 from bot.core.readiness import FailFast
 from bot.kube.cluster import KubeCluster
 
@@ -58,6 +63,28 @@ def _configuration() -> k8s_client.Configuration:
     return configuration
 
 
+# What reading a kubeconfig raises: the client's own error, unreadable files (a missing
+# certificate too), malformed YAML, and the type errors of a file shaped unlike a kubeconfig.
+_KUBECONFIG_ERRORS = (
+    ConfigException,
+    OSError,
+    yaml.YAMLError,
+    TypeError,
+    ValueError,
+    KeyError,
+    AttributeError,
+)
+
+
+def _why(e: BaseException) -> str:
+    """The failure in words for the operator's log, without a library's class name."""
+    if isinstance(e, OSError):
+        return f"{e.strerror or e} ({e.filename})" if e.filename else str(e.strerror or e)
+    if isinstance(e, ConfigException | yaml.YAMLError):
+        return str(e)
+    return "it is not shaped like a kubeconfig"
+
+
 def from_kubeconfig(
     name: str,
     context: str,
@@ -66,27 +93,30 @@ def from_kubeconfig(
     identity: Identity = None,
     fail_fast: FailFast | None = None,
 ) -> KubeCluster:
-    """One `ApiClient` per cluster, so several contexts can be used side by side."""
+    """One `ApiClient` per cluster, so several contexts can be used side by side. A kubeconfig
+    that cannot be read, or lacks the context, is the operator's to fix: `OperatorError`."""
+    where = config_file or "(the default kubeconfig)"
     try:
         contexts, _ = _config.list_kube_config_contexts(config_file=config_file)
-    except (ConfigException, OSError) as e:
-        raise UserError(
-            f"cluster {name}: cannot read the kubeconfig ({type(e).__name__})",
+    except _KUBECONFIG_ERRORS as e:
+        raise OperatorError(
+            f"cluster {name}: cannot read the kubeconfig {where}: {_why(e)}",
             hint="set KUBECONFIG to a readable kubeconfig file that has the cluster's context",
         ) from None
-    names = [str(c.get("name")) for c in contexts or []]
+    names = [str(c.get("name")) for c in contexts or [] if isinstance(c, dict)]
     if context not in names:
-        raise UserError(
-            f"cluster {name}: the kubeconfig has no context `{context}`",
-            hint=did_you_mean(context, names, what="contexts"),
+        raise OperatorError(
+            f"cluster {name}: the kubeconfig {where} has no context `{context}`",
+            hint=did_you_mean(context, names, what="contexts")
+            + "; fix the cluster's `context` in the bot's config, or KUBECONFIG",
         )
     try:
         api = _config.new_client_from_config(
             config_file=config_file, context=context, client_configuration=_configuration()
         )
-    except ConfigException as e:
-        raise UserError(
-            f"cluster {name}: context `{context}` is unusable: {e}",
+    except _KUBECONFIG_ERRORS as e:
+        raise OperatorError(
+            f"cluster {name}: context `{context}` of {where} is unusable: {_why(e)}",
             hint="check the context's cluster and user entries in the kubeconfig",
         ) from None
     return KubeCluster(name, _impersonating(api, identity), fail_fast=fail_fast)
@@ -99,9 +129,9 @@ def from_in_cluster(
     configuration = _configuration()
     try:
         _config.load_incluster_config(client_configuration=configuration)
-    except ConfigException as e:
-        raise UserError(
-            f"cluster {name}: not running inside a Kubernetes pod ({e})",
+    except (ConfigException, OSError) as e:
+        raise OperatorError(
+            f"cluster {name}: not running inside a Kubernetes pod ({_why(e)})",
             hint="give the cluster a `context` from the kubeconfig instead",
         ) from None
     api = _impersonating(k8s_client.ApiClient(configuration), identity)

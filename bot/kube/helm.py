@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from bot import catalog_files
-from bot.core.errors import UserError
+from bot.core.errors import OperatorError, UserError
 
 TIMEOUT_SECONDS = 120.0
 MAX_RELEASE = 53  # Helm's own limit on release names
@@ -37,7 +37,7 @@ Resolver = Callable[[str], list[str]]
 def _resolve(host: str) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
+    except (OSError, UnicodeError):  # gaierror and the like: a host that does not resolve
         return []
     return sorted({str(info[4][0]) for info in infos})
 
@@ -178,32 +178,10 @@ def template(
     ref = resolve_chart(chart, charts_dir)
     if os.sep in helm_bin:
         helm_bin = os.path.abspath(helm_bin)  # helm runs in its temporary home, not here
-    with tempfile.TemporaryDirectory(prefix="appprofile-helm-") as home:
-        values_file = os.path.join(home, "values.yaml")
-        with open(values_file, "w", encoding="utf-8") as fh:
-            yaml.safe_dump(values, fh, sort_keys=False)
-        args = [helm_bin, "template", release, ref, "--namespace", namespace, "-f", values_file]
-        if version:
-            args += ["--version", version]
-        try:
-            done = subprocess.run(
-                args,
-                env=_env(home, env or {}),
-                cwd=home,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired:
-            raise UserError(
-                f"helm template of chart `{chart}` did not finish within {timeout:g} s",
-                "check that the chart's registry is reachable from the bot",
-            ) from None
-        except FileNotFoundError:
-            # The bot is installed without helm: an operator's problem, not the person's.
-            raise RuntimeError(f"helm binary not found at {helm_bin}; set HELM_BIN") from None
+    args = [helm_bin, "template", release, ref, "--namespace", namespace]
+    if version:
+        args += ["--version", version]
+    done = _run_helm(args, chart, values, timeout=timeout, env=env or {})
     if done.returncode != 0:
         detail = _first_lines(_scrub(done.stderr, values)) or f"exit status {done.returncode}"
         raise UserError(
@@ -213,3 +191,41 @@ def template(
             "check the chart reference, its version and the tier's values",
         )
     return done.stdout
+
+
+def _run_helm(
+    args: list[str], chart: str, values: dict[str, Any], *, timeout: float, env: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """helm with the values in a file of a fresh home. A helm that cannot be run, or a home that
+    cannot be made, is the bot's setup (`OperatorError`); a chart too slow to fetch, the person's."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="appprofile-helm-") as home:
+            values_file = os.path.join(home, "values.yaml")
+            with open(values_file, "w", encoding="utf-8") as fh:
+                yaml.safe_dump(values, fh, sort_keys=False)
+            return subprocess.run(
+                [*args, "-f", values_file],
+                env=_env(home, env),
+                cwd=home,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+    except subprocess.TimeoutExpired:
+        raise UserError(
+            f"helm template of chart `{chart}` did not finish within {timeout:g} s",
+            "check that the chart's registry is reachable from the bot",
+        ) from None
+    except FileNotFoundError as e:
+        if e.filename != args[0]:
+            raise OperatorError(f"cannot prepare helm's temporary home: {e.strerror}") from None
+        raise OperatorError(
+            f"helm binary not found at {args[0]}", "set HELM_BIN to the helm executable, or put helm on PATH"
+        ) from None
+    except OSError as e:  # not executable, not a binary for this machine, temp dir unwritable
+        raise OperatorError(
+            f"cannot run helm at {args[0]}: {e.strerror or e}",
+            "set HELM_BIN to a helm executable for this machine, and check TMPDIR is writable",
+        ) from None

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.core.errors import OperatorError
+
 # Found without importing the 60 generated modules (the client loads them lazily on purpose).
 _SPEC = importlib.util.find_spec("kubernetes.client.api")
 _API_DIR = Path(_SPEC.origin).parent if _SPEC and _SPEC.origin else Path()
@@ -64,10 +66,20 @@ def _kinds_in(source: str) -> list[Kind]:
 
 @functools.cache
 def builtin() -> tuple[Kind, ...]:
+    """Every built-in kind; a client package without its API modules is a broken install."""
     found: dict[tuple[str, str, str], Kind] = {}
-    for module in sorted(_API_DIR.glob("*_api.py")):
-        for k in _kinds_in(module.read_text(encoding="utf-8")):
-            found.setdefault((k.group, k.version, k.kind), k)
+    modules = sorted(_API_DIR.glob("*_api.py")) if _SPEC else []
+    try:
+        for module in modules:
+            for k in _kinds_in(module.read_text(encoding="utf-8")):
+                found.setdefault((k.group, k.version, k.kind), k)
+    except (OSError, UnicodeDecodeError) as e:
+        raise OperatorError(f"cannot read the kubernetes client's API modules in {_API_DIR}: {e}") from None
+    if not found:
+        raise OperatorError(
+            f"the kubernetes client's API modules are missing from {_API_DIR or '(not found)'}",
+            "reinstall the bot with its pinned `kubernetes` package",
+        )
     return tuple(sorted(found.values(), key=lambda k: (k.group, k.version, k.kind)))
 
 

@@ -16,6 +16,9 @@ from typing import Any
 import jsonschema
 from kubernetes_validate import utils
 from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+
+from bot.core.errors import OperatorError
 
 # The newest schema set this release was tested with; older clusters accept the same objects
 # for every kind the catalogue renders.
@@ -23,9 +26,18 @@ KUBERNETES_VERSION = "1.35.0"
 _DIR = f"kubernetes-json-schema/v{KUBERNETES_VERSION}-local-strict"
 
 
+_BROKEN_INSTALL = "reinstall the bot with its pinned `kubernetes-validate` package"
+
+
 @functools.cache
 def _definitions() -> Any:
-    return utils.schema_contents(f"{_DIR}/_definitions.json", KUBERNETES_VERSION)
+    try:
+        return utils.schema_contents(f"{_DIR}/_definitions.json", KUBERNETES_VERSION)
+    except (OSError, ValueError, utils.VersionNotSupportedError) as e:
+        raise OperatorError(
+            f"the Kubernetes {KUBERNETES_VERSION} schemas cannot be read: {getattr(e, 'message', e)}",
+            _BROKEN_INSTALL,
+        ) from None
 
 
 @functools.cache
@@ -35,7 +47,12 @@ def _validator(kind: str, api_version: str) -> Any:
     try:
         schema = utils.schema_contents(f"{_DIR}/{kind.lower()}-{group_version}.json", KUBERNETES_VERSION)
     except FileNotFoundError:
-        return None
+        return None  # no bundled schema: a custom resource, or a kind only the cluster knows
+    except (OSError, ValueError, utils.VersionNotSupportedError) as e:
+        raise OperatorError(
+            f"the Kubernetes schema of {kind} {api_version} cannot be read: {getattr(e, 'message', e)}",
+            _BROKEN_INSTALL,
+        ) from None
     registry: Registry[Any] = Resource.from_contents(_definitions()) @ (
         Resource.from_contents(schema) @ Registry()
     )
@@ -47,7 +64,10 @@ def problems(obj: Mapping[str, Any]) -> list[str]:
     validator = _validator(str(obj.get("kind", "")), str(obj.get("apiVersion", "")))
     if validator is None:
         return []
-    error = jsonschema.exceptions.best_match(validator.iter_errors(dict(obj)))
+    try:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(dict(obj)))
+    except Unresolvable as e:  # a $ref the bundled definitions lack
+        raise OperatorError(f"the bundled Kubernetes schemas are incomplete: {e}", _BROKEN_INSTALL) from None
     if error is None:
         return []
     path = ".".join(str(p) for p in error.absolute_path) or "(the object)"

@@ -18,6 +18,7 @@ from bot.core.catalog import Catalog, ServiceType
 from bot.core.errors import UserError
 from bot.core.records import AuditEntry, ProfileSummary, VersionRecord
 from bot.core.secrets import MASK
+from bot.slack import action_ids
 
 if TYPE_CHECKING:
     from bot.core.records import Deployment, Run
@@ -38,11 +39,11 @@ CHUNKS_PER_MESSAGE = 10  # 10 × 3000 stays well under the 40 000 text limit
 MAX_THREAD_MESSAGES = 10
 LIST_MAX = 40  # rows in a list message, leaving blocks for header and footer
 
-HELP_ACTION = "appprofile_help"
-DELETE_ACTION = "appprofile_delete"
-DELETE_CHOOSE_ACTION = "appprofile_delete_choose"
-RETRY_ACTION = "run_retry"
-CANCEL_ACTION = "appprofile_cancel"
+HELP_ACTION = action_ids.HELP_ACTION
+DELETE_ACTION = action_ids.DELETE_ACTION
+DELETE_CHOOSE_ACTION = action_ids.DELETE_CHOOSE_ACTION
+RETRY_ACTION = action_ids.RETRY_ACTION
+CANCEL_ACTION = action_ids.CANCEL_ACTION
 
 
 class Message(BaseModel):
@@ -400,7 +401,7 @@ def deployments_list(items: Sequence[DeploymentView]) -> Message:
     return _message(f"{len(items)} deployments", out)
 
 
-UPGRADE_ACTION = "deployment_upgrade"
+UPGRADE_ACTION = action_ids.UPGRADE_ACTION
 
 
 def _failed_tier(run: Run) -> str:

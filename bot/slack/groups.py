@@ -13,7 +13,9 @@ import time
 from collections.abc import Callable, Iterable
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.slack.failures import TOKEN_ERRORS
 
 log = logging.getLogger("appprofile.slack.groups")
 
@@ -40,19 +42,28 @@ class UsergroupCache:
             hit = self._members.get(group)
             if hit is not None and now - hit[0] < self.ttl:
                 return hit[1]
-        try:
-            resp = self.client.usergroups_users_list(usergroup=group)
-            users = frozenset(str(u) for u in resp.get("users") or [])
-        except SlackApiError as exc:
-            # Failing closed: an unreadable group grants nothing (logged for the admin).
-            log.warning("cannot read usergroup %s: %s", group, exc.response.get("error"))
-            users = frozenset()
-        except OSError as exc:  # Slack unreachable (URLError, timeouts): the same, fail closed
-            log.warning("cannot read usergroup %s: %s", group, type(exc).__name__)
-            users = frozenset()
+        users = self._fetch(group)
         with self._lock:
             self._members[group] = (now, users)
         return users
+
+    def _fetch(self, group: str) -> frozenset[str]:
+        """The group's members, or none when Slack will not say: failing closed, an unreadable
+        group grants nothing. Nothing Slack raises gets out; the admin finds it in the log."""
+        try:
+            resp = self.client.usergroups_users_list(usergroup=group)
+            return frozenset(str(u) for u in resp.get("users") or [])
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error in TOKEN_ERRORS:  # the bot's token or scopes: the operator's to fix
+                log.error("cannot read usergroup %s: Slack rejected the bot's token (%s)", group, error)
+            else:
+                log.warning("cannot read usergroup %s: %s", group, error)
+        except SlackClientError as exc:
+            log.warning("cannot read usergroup %s: %s", group, exc)
+        except OSError as exc:  # Slack unreachable (URLError, timeouts): the same, fail closed
+            log.warning("cannot read usergroup %s: %s", group, getattr(exc, "reason", None) or exc.strerror)
+        return frozenset()
 
     def __call__(self, user: str) -> set[str]:
         return {g for g in self.groups if user in self._members_of(g)}

@@ -14,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.core import model
 from bot.core.errors import UserError
+from bot.slack import action_ids
 
 CREATE = "appprofile_create"
 VERSION = "appprofile_version"
 CLONE = "appprofile_clone"
-ACTION = "value"  # every input's action id; the block id names the field
+ACTION = action_ids.INPUT_ACTION  # every input's action id; the block id names the field
 INPUT_MAX = 3000  # Slack's limit for a plain_text_input value
 
 

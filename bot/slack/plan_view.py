@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-VIEW_PLAN_ACTION = "plan_view"
+from bot.slack import action_ids
+
+VIEW_PLAN_ACTION = action_ids.VIEW_PLAN_ACTION
 MODAL_MAX_BLOCKS = 100
 SECTION_MAX = 3000
 _CHUNK = 2800

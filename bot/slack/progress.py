@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from bot.core.records import Deployment, Run, TierState
 from bot.slack import blocks as blocks_mod
 from bot.slack import plan_view
+from bot.slack.action_ids import APPROVE_ACTION, REJECT_ACTION, RETRY_ACTION, ROLLBACK_ACTION
 
 if TYPE_CHECKING:
     from bot.store.db import Store
@@ -129,7 +130,7 @@ def blocks(run: Run, dep: Deployment | None, *, now: float, queue_position: int 
         elements: list[dict[str, Any]] = [
             {
                 "type": "button",
-                "action_id": "run_retry",
+                "action_id": RETRY_ACTION,
                 "text": {"type": "plain_text", "text": "Retry" if run.status == "failed" else "Redeploy"},
                 "value": str(run.id),
             }
@@ -138,7 +139,7 @@ def blocks(run: Run, dep: Deployment | None, *, now: float, queue_position: int 
             elements.append(
                 {
                     "type": "button",
-                    "action_id": "run_rollback",
+                    "action_id": ROLLBACK_ACTION,
                     "style": "danger",
                     "text": {"type": "plain_text", "text": f"Roll back to {dep.last_good_version}"[:75]},
                     "value": str(run.id),
@@ -333,7 +334,7 @@ def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso:
                 "elements": [
                     {
                         "type": "button",
-                        "action_id": "approval_approve",
+                        "action_id": APPROVE_ACTION,
                         "style": "primary",
                         "text": {"type": "plain_text", "text": "Approve"},
                         "value": value,
@@ -344,7 +345,7 @@ def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso:
                     },
                     {
                         "type": "button",
-                        "action_id": "approval_reject",
+                        "action_id": REJECT_ACTION,
                         "style": "danger",
                         "text": {"type": "plain_text", "text": "Reject"},
                         "value": value,

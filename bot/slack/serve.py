@@ -1,4 +1,8 @@
-"""Serving the Bolt app: HTTP (waitress + Bolt's WSGI adapter, with `/healthz`) or Socket Mode."""
+"""Serving the Bolt app: HTTP (waitress + Bolt's WSGI adapter, with `/healthz`) or Socket Mode.
+
+Failing to start is the operator's to fix: a port that cannot be bound (`OSError`), an app-level
+token Slack rejects (`SlackApiError`) or Slack out of reach leave as an `OperatorError`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ import waitress
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.errors import SlackApiError
+from waitress import wasyncore
 from waitress.server import create_server
+
+from bot.core.errors import OperatorError
 
 EVENTS_PATH = "/slack/events"
 StartResponse = Callable[..., Any]
@@ -114,9 +122,21 @@ def make_wsgi(app: App, metrics: Metrics | None = None) -> WSGIApp:
     return wsgi
 
 
+def _unbindable(host: str, port: int, exc: OSError) -> OperatorError:
+    return OperatorError(
+        f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+        "set PORT (and HOST) to an address this process may bind that nothing else listens on",
+    )
+
+
 def serve_http(app: App, port: int, host: str = "0.0.0.0", metrics: Metrics | None = None) -> None:  # noqa: S104 - a server in a container
     """Blocks serving `POST /slack/events` and `GET /healthz`."""
-    waitress.serve(make_wsgi(app, metrics), host=host, port=port, ident="appprofile")
+    channels: dict[int, Any] = {}  # waitress's socket map: what to close if binding fails
+    try:
+        waitress.serve(make_wsgi(app, metrics), map=channels, host=host, port=port, ident="appprofile")
+    except OSError as exc:
+        wasyncore.close_all(channels)
+        raise _unbindable(host, port, exc) from exc
 
 
 def serve_health(port: int, host: str = "0.0.0.0", metrics: Metrics | None = None) -> Any:  # noqa: S104
@@ -124,7 +144,12 @@ def serve_health(port: int, host: str = "0.0.0.0", metrics: Metrics | None = Non
 
     Returns the waitress server: `.effective_port` (when `port` is 0) and `.close()`.
     """
-    server = create_server(health_wsgi(metrics), host=host, port=port, ident="appprofile")
+    channels: dict[int, Any] = {}
+    try:
+        server = create_server(health_wsgi(metrics), map=channels, host=host, port=port, ident="appprofile")
+    except OSError as exc:
+        wasyncore.close_all(channels)
+        raise _unbindable(host, port, exc) from exc
     threading.Thread(target=server.run, name="healthz", daemon=True).start()
     return server
 
@@ -132,4 +157,22 @@ def serve_health(port: int, host: str = "0.0.0.0", metrics: Metrics | None = Non
 def serve_socket(app: App, app_token: str) -> None:
     """Blocks in Socket Mode (no public URL needed; Slack pushes over a WebSocket)."""
     handler = SocketModeHandler(app, app_token=app_token)
-    handler.start()  # type: ignore[no-untyped-call]  # slack_bolt leaves start() unannotated
+    try:
+        handler.start()  # type: ignore[no-untyped-call]  # slack_bolt leaves start() unannotated
+    except (SlackApiError, OSError) as exc:
+        handler.close()  # type: ignore[no-untyped-call]  # its threads and sockets
+        raise _socket_refused(exc) from exc
+
+
+def _socket_refused(exc: SlackApiError | OSError) -> OperatorError:
+    if isinstance(exc, SlackApiError):
+        error = exc.response.get("error") if hasattr(exc.response, "get") else None
+        return OperatorError(
+            f"Slack refused Socket Mode ({error or 'no reason given'})",
+            "set SLACK_APP_TOKEN to the app-level token (xapp-…) with connections:write, and "
+            "enable Socket Mode in the app's settings",
+        )
+    return OperatorError(
+        f"Slack could not be reached for Socket Mode ({exc.strerror or exc})",
+        "check the network path to Slack (proxy, firewall)",
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.core.errors import UserError
+from bot.core.errors import OperatorError
 from bot.kube import connect
 from sandbox.kube import SimCluster
 
@@ -36,7 +36,8 @@ def test_from_kubeconfig_talks_to_the_context(sim: SimCluster, tmp_path: Path) -
 
 def test_unknown_context_suggests_the_close_one(tmp_path: Path) -> None:
     cfg = write_kubeconfig(tmp_path / "config", "http://127.0.0.1:1")
-    with pytest.raises(UserError) as err:
+    # The context is the bot's configuration: the operator's to fix, not the person's.
+    with pytest.raises(OperatorError) as err:
         connect.from_kubeconfig("dev-cluster", "kind-deb", str(cfg))
     assert "kind-deb" in err.value.message
     assert "did you mean `kind-dev`" in (err.value.hint or "")
