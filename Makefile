@@ -34,6 +34,10 @@ browser:
 	(test -x /usr/bin/chromium && dpkg -s fonts-noto-color-emoji >/dev/null 2>&1) || \
 	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-color-emoji)
 
+# PostgreSQL for the store tests: Debian's package when no initdb is found (CI runs as root).
+postgres:
+	bash scripts/postgres.sh
+
 lint: setup
 	$(BIN)/ruff check bot sandbox tests bench scripts
 	$(BIN)/ruff format --check bot sandbox tests bench scripts
@@ -47,7 +51,7 @@ imports: setup
 hadolint: setup
 	$(BIN)/hadolint Dockerfile
 
-pytest: setup browser
+pytest: setup browser postgres
 	HELM_BIN=$(HELM_FOUND) $(BIN)/python -m pytest --cov=bot/core --cov-report=term --cov-fail-under=95 $(PYTEST_ARGS)
 
 test: lint typecheck imports hadolint pytest

@@ -189,6 +189,46 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return main.serve(main.Settings.from_env())
 
 
+def cmd_db_migrate(args: argparse.Namespace) -> int:
+    from bot.store.db import store_from_url
+
+    settings = main.Settings.from_env()
+    store = store_from_url(settings.database_url or settings.db, migrate=False)
+    try:
+        before, after = store.migrate()
+    finally:
+        store.dispose()
+    state = "up to date" if before == after else "migrated"
+    print(f"{store.path}: schema version {before} -> {after} ({state})")
+    return 0
+
+
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    from bot.store import copy
+    from bot.store.db import is_postgres_url, store_from_url
+
+    if not is_postgres_url(args.to):
+        raise UserError(
+            "--to takes a PostgreSQL URL: the copy goes from this install's SQLite file into PostgreSQL",
+            "write it as postgresql://USER:PASSWORD@HOST:5432/DATABASE",
+        )
+    # The source is the SQLite file of this install (APPPROFILE_DB), whatever else is configured.
+    source = store_from_url(main.Settings.from_env().db)
+    target = store_from_url(args.to)
+    try:
+        counts = copy.copy_store(source, target)
+    finally:
+        source.dispose()
+        target.dispose()
+    for table, rows in counts.items():
+        print(f"{table:<18} {rows:>8} rows")
+    print(
+        f"copied {sum(counts.values())} rows from {source.path} to {target.path}; its ids continue after the largest"
+    )
+    print("next: set APPPROFILE_DATABASE_URL to that URL and restart the bot")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="appprofile", description="App Profiles from Slack, and offline tools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -231,6 +271,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--profile")
     s.add_argument("--cluster")
     s.set_defaults(fn=cmd_audit)
+    s = sub.add_parser("db", help="database tools")
+    dsub = s.add_subparsers(dest="db_command", required=True)
+    d = dsub.add_parser("migrate", help="bring the database schema up to date (the bot also does at start)")
+    d.set_defaults(fn=cmd_db_migrate)
+    d = dsub.add_parser("copy", help="copy this install's SQLite database into an empty PostgreSQL one")
+    d.add_argument(
+        "--to", required=True, metavar="URL", help="postgresql://USER:PASSWORD@HOST:5432/DATABASE (empty)"
+    )
+    d.set_defaults(fn=cmd_db_copy)
     return p
 
 

@@ -44,6 +44,8 @@ class Settings:
     # The namespace the bot itself runs in (never a tier's): set by the Helm chart's downward API.
     bot_namespace: str | None = None
     fail_fast: FailFast = field(default_factory=FailFast)
+    # A postgresql:// URL: the store lives there instead of in the SQLite file `db`.
+    database_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -65,6 +67,7 @@ class Settings:
             wait_timeout=float(e.get("APPPROFILE_WAIT_TIMEOUT") or 600),
             secret_key=e.get("APPPROFILE_SECRET_KEY") or None,
             bot_namespace=e.get("POD_NAMESPACE") or None,
+            database_url=e.get("APPPROFILE_DATABASE_URL") or None,
             fail_fast=FailFast(
                 image_pull_grace=float(e.get("APPPROFILE_IMAGE_PULL_GRACE") or 20),
                 crash_loop_restarts=int(e.get("APPPROFILE_CRASH_LOOP_RESTARTS") or 3),
@@ -152,17 +155,17 @@ def open_store(settings: Settings) -> Any:
     """The store, with secret values sealed under APPPROFILE_SECRET_KEY; refuses to open a
     database that holds user-given secrets in clear text when no key is set."""
     from bot.store import sealing
-    from bot.store.db import Store
+    from bot.store.db import store_from_url
 
     try:
         sealer = sealing.Sealer(settings.secret_key)
     except sealing.SealingError as exc:
         raise UserError(str(exc)) from None
-    store = Store(settings.db, sealer=sealer)
+    store = store_from_url(settings.database_url or settings.db, sealer=sealer)
     exposed = store.clear_secrets(catalog_files.load())
     if exposed and not sealer.enabled:
         raise UserError(
-            f"{settings.db} holds secret values in clear text ({', '.join(exposed[:5])}"
+            f"{store.path} holds secret values in clear text ({', '.join(exposed[:5])}"
             + (" …" if len(exposed) > 5 else "")
             + ") and APPPROFILE_SECRET_KEY is not set",
             'set APPPROFILE_SECRET_KEY to a Fernet key (python -c "from cryptography.fernet import '

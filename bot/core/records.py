@@ -153,6 +153,9 @@ class Run(_Record):
     updated_at: str
     expires_at: str | None = None
     approval_ts: str | None = None
+    # Which bot process drives a running run, and until when (ISO text) unless it renews.
+    lease_owner: str | None = None
+    lease_expires_at: str | None = None
 
     @property
     def active(self) -> bool:

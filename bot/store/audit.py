@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlite_utils import Database
-
 from bot.core.records import AuditEntry
 from bot.core.secrets import redact
+from bot.store.sql import Connection
 
 _PROFILE_RE = re.compile(r"^([a-z0-9][a-z0-9-]*)(@[0-9.]+)?$")
 
@@ -39,7 +38,7 @@ def _subject(target: str) -> tuple[str | None, str | None]:
 
 
 def write(
-    db: Database,
+    db: Connection,
     *,
     at: str,
     actor: str,
@@ -84,7 +83,7 @@ def write(
 
 
 def entries(
-    db: Database, *, limit: int = 20, profile: str | None = None, cluster: str | None = None
+    db: Connection, *, limit: int = 20, profile: str | None = None, cluster: str | None = None
 ) -> list[AuditEntry]:
     where: list[str] = []
     params: list[object] = []
@@ -94,11 +93,10 @@ def entries(
     if cluster is not None:
         where.append("cluster = ?")
         params.append(cluster)
-    rows = db.table("audit").rows_where(
-        " AND ".join(where) if where else None,
-        params,
-        order_by="id DESC",
-        select="id, at, actor, channel, action, target, result, detail",
-        limit=max(0, int(limit)),
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = db.query(
+        "SELECT id, at, actor, channel, action, target, result, detail FROM audit"  # noqa: S608 - our own fragments
+        f" {clause} ORDER BY id DESC LIMIT ?",
+        [*params, max(0, int(limit))],
     )
     return [AuditEntry.model_validate(row) for row in rows]

@@ -1,9 +1,9 @@
-"""`Store`: the one object the rest of the app uses to reach SQLite.
+"""`Store`: the one object the rest of the app uses to reach its database.
 
-sqlite3 connections must stay on the thread that opened them, and the bot runs Slack handlers
-and the executor on several threads, so each thread gets its own connection to the file (WAL:
-readers never block the writer). `:memory:` has no file to share, so there one connection
-serves every thread, one call at a time.
+Two backends behind one API: SQLite (the default: a file, or `:memory:`) and PostgreSQL (a
+`postgresql://` URL, for several replicas sharing one database). The repositories
+(`profiles`, `deployments`, `runs`, `audit`) speak the backend-neutral SQL of bot.store.sql;
+each backend module keeps what is its own. Opening a store brings its schema up to date.
 """
 
 from __future__ import annotations
@@ -11,15 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sqlite3
-import threading
+import socket
 import time
+import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-
-from sqlite_utils import Database
 
 from bot.core import model, secrets
 from bot.core.catalog import Catalog
@@ -38,14 +35,46 @@ from bot.core.records import (
     VersionKind,
     VersionRecord,
 )
-from bot.store import audit, deployments, profiles, runs, schema, sealing, transaction
+from bot.store import audit, deployments, profiles, runs, schema, sealing, sql
+from bot.store.sqlite import BUSY_TIMEOUT_MS, SqliteBackend
 
-BUSY_TIMEOUT_MS = 5000
+__all__ = ["BUSY_TIMEOUT_MS", "PROCESS_OWNER", "Store", "is_postgres_url", "iso", "store_from_url"]
+
+# Who holds a lease when the caller names nobody: this process, told apart from a restarted
+# one with the same pid.
+PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+DEFAULT_LEASE_SECONDS = 30.0
+SEAL_LOCK = "seal"
+POSTGRES_URL_PREFIXES = ("postgresql://", "postgres://")
 
 
 def iso(epoch_seconds: float) -> str:
     """ISO 8601 UTC with a `Z`: sorts as text in time order, which `expires_at` checks rely on."""
     return datetime.fromtimestamp(epoch_seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_postgres_url(location: str | os.PathLike[str]) -> bool:
+    return str(location).startswith(POSTGRES_URL_PREFIXES)
+
+
+def store_from_url(
+    url_or_path: str | os.PathLike[str],
+    *,
+    now: Callable[[], float] = time.time,
+    sealer: sealing.Sealer | None = None,
+    migrate: bool = True,
+) -> Store:
+    """A `postgresql://` URL opens PostgreSQL; anything else is a SQLite file path (or `:memory:`)."""
+    return Store(url_or_path, now=now, sealer=sealer, migrate=migrate)
+
+
+def _backend(location: str) -> sql.Backend:
+    if is_postgres_url(location):
+        # Imported here: a SQLite install never loads the PostgreSQL driver.
+        from bot.store.postgres import PostgresBackend
+
+        return PostgresBackend(location)
+    return SqliteBackend(location)
 
 
 class Store:
@@ -55,62 +84,44 @@ class Store:
         *,
         now: Callable[[], float] = time.time,
         sealer: sealing.Sealer | None = None,
+        migrate: bool = True,
     ) -> None:
-        self.path = str(path)
+        self._backend = _backend(str(path))
+        # The SQLite file, or the PostgreSQL URL without its password: safe to print.
+        self.path = self._backend.location
+        self.dialect = "postgresql" if is_postgres_url(path) else "sqlite"
         self._now = now
         # Seals the columns that can hold user-given secrets (see bot.store.sealing).
         self.sealer = sealer or sealing.Sealer(None)
-        self._local = threading.local()
-        self._lock = threading.RLock()
-        self._shared: Database | None = None
-        if self.path == ":memory:":
-            self._shared = self._connect(check_same_thread=False)
-        else:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
-            schema.migrate(db)
+        if migrate:
+            self.migrate()
 
     # -- connections -------------------------------------------------------------------------
 
-    def _connect(self, *, check_same_thread: bool = True) -> Database:
-        # isolation_level=None: no implicit transactions; writes that must be atomic say
-        # BEGIN IMMEDIATE themselves (bot.store.transaction).
-        conn = sqlite3.connect(
-            self.path,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-            check_same_thread=check_same_thread,
-        )
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        # Overwrite what is deleted or rewritten: sealing old clear rows must not leave them in free pages.
-        conn.execute("PRAGMA secure_delete = ON")
-        if self.path != ":memory:":
-            conn.execute("PRAGMA journal_mode = WAL")
-        return Database(conn, execute_plugins=False)
+    def _conn(self) -> contextlib.AbstractContextManager[sql.Connection]:
+        return self._backend.connection()
 
-    @contextlib.contextmanager
-    def _db(self) -> Iterator[Database]:
-        if self._shared is not None:
-            with self._lock:
-                yield self._shared
-            return
-        db: Database | None = getattr(self._local, "db", None)
-        if db is None:
-            db = self._connect()
-            self._local.db = db
-        yield db
+    def migrate(self) -> schema.Migrated:
+        """Apply the migrations this database lacks; (version before, version after)."""
+        with self._conn() as conn:
+            # The wall clock, not the store's: a test's clock must not tick for a migration.
+            return schema.migrate(conn, at=iso(time.time()))
 
     def close(self) -> None:
         """Close this thread's connection (other threads' close when those threads end)."""
-        if self._shared is not None:
-            with self._lock:
-                self._shared.close()
-            return
-        db: Database | None = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        self._backend.close()
+
+    def dispose(self) -> None:
+        """Close every connection this store opened that can be closed from this thread (at
+        shutdown; on SQLite that is this thread's)."""
+        self._backend.dispose()
+
+    @contextlib.contextmanager
+    def singleton(self, name: str) -> Iterator[bool]:
+        """True while this process holds the lock `name` across every replica (for work only
+        one may do, such as the start-up sweep); False if another holds it. SQLite: True."""
+        with self._backend.singleton(f"singleton:{name}") as held:
+            yield held
 
     def timestamp(self, seconds_from_now: float = 0.0) -> str:
         """The store's clock as the ISO text it writes, e.g. to set or compare `expires_at`."""
@@ -130,7 +141,7 @@ class Store:
     ) -> VersionRecord:
         """`text`: the YAML the person wrote, kept verbatim (comments, order) when it is exactly
         this profile, so an imported file exports byte for byte; otherwise the canonical YAML."""
-        with self._db() as db:
+        with self._conn() as db:
             return profiles.create_version(
                 db,
                 profile,
@@ -144,35 +155,35 @@ class Store:
             )
 
     def get_version(self, name: str, version: str | None = None) -> VersionRecord:
-        with self._db() as db:
+        with self._conn() as db:
             return profiles.get_version(db, name, version, sealer=self.sealer)
 
     def list_profiles(self) -> list[ProfileSummary]:
-        with self._db() as db:
+        with self._conn() as db:
             return profiles.list_profiles(db)
 
     def list_versions(self, name: str) -> list[VersionRecord]:
-        with self._db() as db:
+        with self._conn() as db:
             return profiles.list_versions(db, name, self.sealer)
 
     def latest_version(self, name: str) -> str | None:
-        with self._db() as db:
+        with self._conn() as db:
             return profiles.latest_version(db, name)
 
     def delete_version(self, name: str, version: str, *, actor: str, channel: str) -> None:
-        with self._db() as db:
+        with self._conn() as db:
             profiles.delete_version(db, name, version, at=self.timestamp(), actor=actor, channel=channel)
 
     def delete_profile(self, name: str, *, actor: str, channel: str) -> None:
-        with self._db() as db:
+        with self._conn() as db:
             profiles.delete_profile(db, name, at=self.timestamp(), actor=actor, channel=channel)
 
     def set_current(self, channel: str, name: str) -> None:
-        with self._db() as db:
+        with self._conn() as db:
             profiles.set_current(db, channel, name, at=self.timestamp())
 
     def get_current(self, channel: str) -> str | None:
-        with self._db() as db:
+        with self._conn() as db:
             return profiles.get_current(db, channel)
 
     # -- deployments -------------------------------------------------------------------------
@@ -180,7 +191,7 @@ class Store:
     def upsert_deployment(
         self, cluster: str, name: str, *, profile: str, version: str, channel: str, actor: str
     ) -> Deployment:
-        with self._db() as db:
+        with self._conn() as db:
             return deployments.upsert(
                 db,
                 cluster,
@@ -193,36 +204,36 @@ class Store:
             )
 
     def get_deployment(self, cluster: str, name: str) -> Deployment | None:
-        with self._db() as db:
+        with self._conn() as db:
             return deployments.get(db, cluster, name)
 
     def find_deployments(self, name: str) -> list[Deployment]:
         """Deployments called `name` on any cluster (deleted ones included)."""
-        with self._db() as db:
+        with self._conn() as db:
             return deployments.find(db, name)
 
     def list_deployments(self, cluster: str | None = None) -> list[Deployment]:
         """Every deployment (deleted ones included, filter on `status`), by cluster then name."""
-        with self._db() as db:
+        with self._conn() as db:
             return deployments.list_all(db, cluster)
 
     def update_deployment(self, deployment_id: int, **fields: Any) -> Deployment:
-        with self._db() as db:
+        with self._conn() as db:
             return deployments.update(db, deployment_id, at=self.timestamp(), fields=fields)
 
     # -- metrics ---------------------------------------------------------------------------
 
     def run_counts(self) -> list[tuple[str, str, str, int]]:
         """(kind, cluster, status, how many runs), for /metrics."""
-        with self._db() as db:
-            rows = db.execute(
-                "SELECT kind, cluster, status, COUNT(*) FROM runs GROUP BY kind, cluster, status"
-            ).fetchall()
-        return [(str(k), str(c), str(s), int(n)) for k, c, s, n in rows]
+        with self._conn() as db:
+            rows = db.query(
+                "SELECT kind, cluster, status, COUNT(*) AS n FROM runs GROUP BY kind, cluster, status"
+            )
+        return [(str(r["kind"]), str(r["cluster"]), str(r["status"]), int(r["n"])) for r in rows]
 
     def recent_finished_runs(self, limit: int = 1000) -> list[Run]:
         """The newest finished runs (bounded), for the duration histograms of /metrics."""
-        with self._db() as db:
+        with self._conn() as db:
             found = runs.with_status(db, ("succeeded", "failed"))
         return [self._opened(r) for r in found[-limit:]]
 
@@ -231,9 +242,9 @@ class Store:
     def clear_secrets(self, catalog: Catalog) -> list[str]:
         """Versions (`name@version`) whose YAML holds a user-given secret value in clear text."""
         found = []
-        with self._db() as db:
-            rows = db.execute("SELECT name, version, yaml FROM versions ORDER BY id").fetchall()
-        for name, version, text in rows:
+        with self._conn() as db:
+            rows = db.query("SELECT name, version, yaml FROM versions ORDER BY id")
+        for name, version, text in ((r["name"], r["version"], r["yaml"]) for r in rows):
             if str(text).startswith(sealing.PREFIX):
                 continue
             try:
@@ -249,22 +260,19 @@ class Store:
         if not self.sealer.enabled:
             return 0
         count = 0
-        with self._db() as db, transaction.immediate(db):
-            for row_id, text in db.execute("SELECT id, yaml FROM versions").fetchall():
-                if not str(text).startswith(sealing.PREFIX):
-                    db.execute(
-                        "UPDATE versions SET yaml = ? WHERE id = ?", [self.sealer.seal(str(text)), row_id]
-                    )
+        # Under one lock: two replicas starting with a new key must not seal a row twice.
+        with self._conn() as db, db.transaction(SEAL_LOCK):
+            for row in db.query("SELECT id, yaml FROM versions ORDER BY id"):
+                if not str(row["yaml"]).startswith(sealing.PREFIX):
+                    db.update("versions", row["id"], {"yaml": self.sealer.seal(str(row["yaml"]))})
                     count += 1
-            for row_id, plan in db.execute("SELECT id, plan FROM runs").fetchall():
-                data = json.loads(plan)
+            for row in db.query("SELECT id, plan FROM runs ORDER BY id"):
+                data = json.loads(row["plan"])
                 if data and "sealed" not in data:
-                    sealed = json.dumps(self._sealed_plan(data))
-                    db.execute("UPDATE runs SET plan = ? WHERE id = ?", [sealed, row_id])
+                    db.update("runs", row["id"], {"plan": json.dumps(self._sealed_plan(data))})
                     count += 1
-        with self._db() as db:
-            # The old pages also live in the write-ahead log until it is checkpointed away.
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self._conn() as db:
+            db.reclaim(("versions", "runs"))
         return count
 
     # -- runs and approvals ------------------------------------------------------------------
@@ -305,7 +313,7 @@ class Store:
         thread_ts: str | None = None,
         expires_at: str | None = None,
     ) -> Run:
-        with self._db() as db:
+        with self._conn() as db:
             return self._opened(
                 runs.create(
                     db,
@@ -330,7 +338,7 @@ class Store:
             )
 
     def get_run(self, run_id: int) -> Run:
-        with self._db() as db:
+        with self._conn() as db:
             return self._opened(runs.get(db, run_id))
 
     def update_run(self, run_id: int, *, only_if_status: Collection[str] | None = None, **fields: Any) -> Run:
@@ -339,43 +347,81 @@ class Store:
         approval racing a rejection)."""
         if "plan" in fields:
             fields["plan"] = self._sealed_plan(fields["plan"])
-        with self._db() as db:
+        with self._conn() as db:
             return self._opened(
                 runs.update(db, run_id, at=self.timestamp(), fields=fields, only_if_status=only_if_status)
             )
 
     def runs_with_status(self, *statuses: RunStatus) -> list[Run]:
-        with self._db() as db:
+        with self._conn() as db:
             return [self._opened(r) for r in runs.with_status(db, statuses)]
 
-    def claim_next_run(self, cluster: str, deployment: str) -> Run | None:
-        with self._db() as db:
-            return self._opened_or_none(runs.claim_next(db, cluster, deployment, at=self.timestamp()))
+    def claim_next_run(
+        self,
+        cluster: str,
+        deployment: str,
+        *,
+        owner: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> Run | None:
+        """Start the deployment's oldest queued run unless one is running: it becomes running,
+        leased to `owner` (this process by default) for `lease_seconds`. None: nothing to start
+        now, or another replica is claiming it at this moment."""
+        with self._conn() as db:
+            claimed = runs.claim_next(
+                db,
+                cluster,
+                deployment,
+                at=self.timestamp(),
+                owner=owner or PROCESS_OWNER,
+                lease_until=self.timestamp(lease_seconds),
+            )
+        return self._opened_or_none(claimed)
+
+    def renew_lease(self, run_id: int, owner: str, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> bool:
+        """Keep driving a run: False when its lease is no longer `owner`'s (taken over, or the
+        run is no longer running), so the owner must stop."""
+        with self._conn() as db:
+            return runs.renew_lease(db, run_id, owner, lease_until=self.timestamp(lease_seconds))
+
+    def expired_running_runs(self) -> list[Run]:
+        """Running runs whose lease ran out (their driver died or hangs), or that never had one."""
+        with self._conn() as db:
+            return [self._opened(r) for r in runs.expired(db, at=self.timestamp())]
+
+    def take_over(self, run_id: int, owner: str, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Run | None:
+        """Lease a running run whose lease expired to `owner`; of several callers exactly one
+        gets the run, the others (and any caller while the lease holds) get None."""
+        with self._conn() as db:
+            taken = runs.take_over(
+                db, run_id, owner, at=self.timestamp(), lease_until=self.timestamp(lease_seconds)
+            )
+        return self._opened_or_none(taken)
 
     def queue_position(self, run_id: int) -> int:
-        with self._db() as db:
+        with self._conn() as db:
             return runs.queue_position(db, run_id)
 
     def running_run(self, cluster: str, deployment: str) -> Run | None:
         """The run of this deployment that holds its turn (to resume after a restart)."""
-        with self._db() as db:
+        with self._conn() as db:
             return self._opened_or_none(runs.running(db, cluster, deployment))
 
     def latest_run(self, cluster: str, deployment: str) -> Run | None:
         """The newest run of this deployment, whatever its status."""
-        with self._db() as db:
+        with self._conn() as db:
             return self._opened_or_none(runs.latest(db, cluster, deployment))
 
     def pending_approval_run(self, cluster: str, deployment: str) -> Run | None:
-        with self._db() as db:
+        with self._conn() as db:
             return self._opened_or_none(runs.pending_approval(db, cluster, deployment))
 
     def add_approval(self, run_id: int, user: str, decision: Decision, fingerprint: str) -> bool:
-        with self._db() as db:
+        with self._conn() as db:
             return runs.add_approval(db, run_id, user, decision, fingerprint, at=self.timestamp())
 
     def approvals(self, run_id: int) -> list[Approval]:
-        with self._db() as db:
+        with self._conn() as db:
             return runs.approvals(db, run_id)
 
     # -- audit -------------------------------------------------------------------------------
@@ -396,7 +442,7 @@ class Store:
         """One audit row. Every text in `secrets` is replaced by `••••••` before it is stored.
         `target` is `name[@version]` or `cluster/deployment`; `profile=`/`cluster=` override
         what the filters of `list_audit` match."""
-        with self._db() as db:
+        with self._conn() as db:
             audit.write(
                 db,
                 at=self.timestamp(),
@@ -414,5 +460,5 @@ class Store:
     def list_audit(
         self, limit: int = 20, profile: str | None = None, cluster: str | None = None
     ) -> list[AuditEntry]:
-        with self._db() as db:
+        with self._conn() as db:
             return audit.entries(db, limit=limit, profile=profile, cluster=cluster)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
-
-from sqlite_utils import Database
 
 from bot.core import model
 from bot.core.errors import Conflict, NotFound, UserError, did_you_mean
 from bot.core.model import Profile
 from bot.core.records import ACTIVE_RUN_STATUSES, ProfileSummary, VersionKind, VersionRecord
-from bot.store import audit, transaction
+from bot.store import audit
 from bot.store.sealing import Sealer
+from bot.store.sql import Connection, IntegrityError
 
 _COLUMNS = "name, version, yaml, description, tags, created_by, created_at, kind, source"
 _SEMVER_DESC = "major DESC, minor DESC, patch DESC"
@@ -32,15 +30,21 @@ def _next_patch(version: str) -> str:
     return f"{major}.{minor}.{patch + 1}"
 
 
-def names(db: Database) -> list[str]:
+def _lock(name: str) -> str:
+    """The lock a change to profile `name` holds (PostgreSQL; SQLite's write lock covers it)."""
+    return f"profile:{name}"
+
+
+def names(db: Connection) -> list[str]:
     return [r["name"] for r in db.query("SELECT DISTINCT name FROM versions ORDER BY name")]
 
 
-def _latest(db: Database, name: str, sealer: Sealer | None = None) -> VersionRecord | None:
-    rows = list(
-        db.table("versions").rows_where("name = ?", [name], order_by=_SEMVER_DESC, select=_COLUMNS, limit=1)
+def _latest(db: Connection, name: str, sealer: Sealer | None = None) -> VersionRecord | None:
+    row = db.one(
+        f"SELECT {_COLUMNS} FROM versions WHERE name = ? ORDER BY {_SEMVER_DESC} LIMIT 1",  # noqa: S608 - our own column list
+        [name],
     )
-    return _record(rows[0], sealer) if rows else None
+    return _record(row, sealer) if row else None
 
 
 def _as_written(text: str | None, profile: Profile) -> str:
@@ -54,7 +58,7 @@ def _as_written(text: str | None, profile: Profile) -> str:
 
 
 def create_version(
-    db: Database,
+    db: Connection,
     profile: Profile,
     *,
     at: str,
@@ -77,17 +81,18 @@ def create_version(
         source=source,
     )
     major, minor, patch = model.version_key(profile.version)
-    with transaction.immediate(db):
+    with db.transaction(_lock(profile.name)):
         latest = _latest(db, profile.name, sealer)
-        exists = db.execute(
-            "SELECT 1 FROM versions WHERE name = ? AND version = ?", [profile.name, profile.version]
-        ).fetchone()
+        exists = db.one(
+            "SELECT 1 AS found FROM versions WHERE name = ? AND version = ?", [profile.name, profile.version]
+        )
         if exists is not None:
             raise _duplicate(profile.name, profile.version, latest)
         if latest is not None:
             model.check_lineage(latest.profile(), profile)
         try:
-            db.table("versions").insert(
+            db.insert(
+                "versions",
                 {
                     **record.model_dump(),
                     "yaml": sealer.seal(record.yaml),
@@ -95,11 +100,11 @@ def create_version(
                     "major": major,
                     "minor": minor,
                     "patch": patch,
-                }
+                },
             )
-        except sqlite3.IntegrityError:
-            # The write lock makes this unreachable between our own connections; another
-            # writer that skips BEGIN IMMEDIATE still lands here and gets the same answer.
+        except IntegrityError:
+            # The lock makes this unreachable between our own connections; another writer
+            # that skips it still lands here and gets the same answer.
             raise _duplicate(profile.name, profile.version, latest) from None
         audit.write(
             db,
@@ -124,7 +129,7 @@ def _duplicate(name: str, version: str, latest: VersionRecord | None) -> Conflic
 
 
 def get_version(
-    db: Database, name: str, version: str | None = None, *, sealer: Sealer | None = None
+    db: Connection, name: str, version: str | None = None, *, sealer: Sealer | None = None
 ) -> VersionRecord:
     if version is None:
         latest = _latest(db, name, sealer)
@@ -132,9 +137,9 @@ def get_version(
             raise _no_profile(db, name)
         return latest
     wanted = model.normalize_version(version)
-    rows = list(db.table("versions").rows_where("name = ? AND version = ?", [name, wanted], select=_COLUMNS))
-    if rows:
-        return _record(rows[0], sealer)
+    row = db.one(f"SELECT {_COLUMNS} FROM versions WHERE name = ? AND version = ?", [name, wanted])  # noqa: S608
+    if row:
+        return _record(row, sealer)
     existing = [r.version for r in list_versions(db, name)]
     if not existing:
         raise _no_profile(db, name)
@@ -144,21 +149,21 @@ def get_version(
     )
 
 
-def _no_profile(db: Database, name: str) -> NotFound:
+def _no_profile(db: Connection, name: str) -> NotFound:
     return NotFound(f"there is no profile named {name}", hint=did_you_mean(name, names(db), what="profiles"))
 
 
-def list_versions(db: Database, name: str, sealer: Sealer | None = None) -> list[VersionRecord]:
-    rows = db.table("versions").rows_where("name = ?", [name], order_by=_SEMVER, select=_COLUMNS)
+def list_versions(db: Connection, name: str, sealer: Sealer | None = None) -> list[VersionRecord]:
+    rows = db.query(f"SELECT {_COLUMNS} FROM versions WHERE name = ? ORDER BY {_SEMVER}", [name])  # noqa: S608
     return [_record(r, sealer) for r in rows]
 
 
-def latest_version(db: Database, name: str) -> str | None:
+def latest_version(db: Connection, name: str) -> str | None:
     latest = _latest(db, name)
     return latest.version if latest is not None else None
 
 
-def list_profiles(db: Database) -> list[ProfileSummary]:
+def list_profiles(db: Connection) -> list[ProfileSummary]:
     rows = db.query(
         """
         SELECT name, version AS latest_version, version_count, description, updated_at FROM (
@@ -167,13 +172,13 @@ def list_profiles(db: Database) -> list[ProfileSummary]:
                 COUNT(*) OVER (PARTITION BY name) AS version_count,
                 MAX(created_at) OVER (PARTITION BY name) AS updated_at
             FROM versions
-        ) WHERE rank = 1 ORDER BY name
+        ) AS ranked WHERE rank = 1 ORDER BY name
         """
     )
     return [ProfileSummary.model_validate(r) for r in rows]
 
 
-def _refuse_if_in_use(db: Database, name: str, version: str | None) -> None:
+def _refuse_if_in_use(db: Connection, name: str, version: str | None) -> None:
     """Conflict naming what still uses the profile (or one version of it)."""
     label = f"{name} {version}" if version else name
     where, params = "profile = ? AND status != 'deleted'", [name]
@@ -181,7 +186,7 @@ def _refuse_if_in_use(db: Database, name: str, version: str | None) -> None:
         # The version being deployed and the one running until it succeeds both count.
         where += " AND (version = ? OR last_good_version = ?)"
         params += [version, version]
-    rows = list(db.table("deployments").rows_where(where, params, order_by="cluster, name"))
+    rows = db.query(f"SELECT cluster, name FROM deployments WHERE {where} ORDER BY cluster, name", params)  # noqa: S608
     if rows:
         listing = ", ".join(f"{r['cluster']}/{r['name']}" for r in rows)
         commands = " then ".join(f"`/appprofile delete {r['name']} from {r['cluster']}`" for r in rows)
@@ -194,9 +199,10 @@ def _refuse_if_in_use(db: Database, name: str, version: str | None) -> None:
     if version is not None:
         where += " AND version = ?"
         params.append(version)
+    statement = f"SELECT id, cluster, deployment, status FROM runs WHERE {where} ORDER BY id"  # noqa: S608
     runs = [
         f"run {r['id']} ({r['cluster']}/{r['deployment']}, {r['status'].replace('_', ' ')})"
-        for r in db.table("runs").rows_where(where, params, order_by="id")
+        for r in db.query(statement, params)
     ]
     if runs:
         raise Conflict(
@@ -205,8 +211,8 @@ def _refuse_if_in_use(db: Database, name: str, version: str | None) -> None:
         )
 
 
-def delete_version(db: Database, name: str, version: str, *, at: str, actor: str, channel: str) -> None:
-    with transaction.immediate(db):
+def delete_version(db: Connection, name: str, version: str, *, at: str, actor: str, channel: str) -> None:
+    with db.transaction(_lock(name)):
         record = get_version(db, name, version)
         _refuse_if_in_use(db, name, record.version)
         db.execute("DELETE FROM versions WHERE name = ? AND version = ?", [name, record.version])
@@ -215,8 +221,8 @@ def delete_version(db: Database, name: str, version: str, *, at: str, actor: str
         audit.write(db, at=at, actor=actor, channel=channel, action="delete", target=record.ref, result="ok")
 
 
-def delete_profile(db: Database, name: str, *, at: str, actor: str, channel: str) -> None:
-    with transaction.immediate(db):
+def delete_profile(db: Connection, name: str, *, at: str, actor: str, channel: str) -> None:
+    with db.transaction(_lock(name)):
         versions = [r.version for r in list_versions(db, name)]
         if not versions:
             raise _no_profile(db, name)
@@ -235,7 +241,7 @@ def delete_profile(db: Database, name: str, *, at: str, actor: str, channel: str
         )
 
 
-def set_current(db: Database, channel: str, name: str, *, at: str) -> None:
+def set_current(db: Connection, channel: str, name: str, *, at: str) -> None:
     db.execute(
         "INSERT INTO channel_profiles (channel, profile, updated_at) VALUES (?, ?, ?)"
         " ON CONFLICT (channel) DO UPDATE SET profile = excluded.profile, updated_at = excluded.updated_at",
@@ -243,6 +249,6 @@ def set_current(db: Database, channel: str, name: str, *, at: str) -> None:
     )
 
 
-def get_current(db: Database, channel: str) -> str | None:
-    row = db.execute("SELECT profile FROM channel_profiles WHERE channel = ?", [channel]).fetchone()
-    return str(row[0]) if row is not None else None
+def get_current(db: Connection, channel: str) -> str | None:
+    row = db.one("SELECT profile FROM channel_profiles WHERE channel = ?", [channel])
+    return str(row["profile"]) if row is not None else None

@@ -1,139 +1,196 @@
-"""The schema as an ordered list of migration steps, tracked with `PRAGMA user_version`.
+"""The schema as an ordered list of migrations, recorded in the `schema_version` table.
 
-Step N (1-based) is applied when `user_version < N`; a step, once released, never changes: add a
-new one instead. JSON columns hold lists and mappings the records carry (tags, outputs, plan…).
+Migration N (1-based) is applied when the database is at a version below N; a migration, once
+released, never changes: add a new one instead. Each is a list of statements written once, with
+`{id}`, `{int}` and `{text}` standing for the column types each database spells its own way (see
+`types` in bot.store.sqlite and bot.store.postgres), plus statements only one database needs.
+JSON columns hold, as text, the lists and mappings the records carry (tags, outputs, plan…).
+
+All pending migrations run in one transaction under the migration lock: on SQLite the write
+lock, on PostgreSQL an advisory lock, so two replicas starting together migrate once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlite_utils import Database
+from bot.store import sql
 
-from bot.store import transaction
+LOCK = "migrate"
 
-MIGRATIONS: tuple[str, ...] = (
+
+@dataclass(frozen=True)
+class Migration:
+    statements: tuple[str, ...]
+    sqlite: tuple[str, ...] = ()
+    postgresql: tuple[str, ...] = ()
+
+    def for_dialect(self, conn: sql.Connection) -> list[str]:
+        own = self.sqlite if conn.dialect == "sqlite" else self.postgresql
+        return [_typed(s, conn) for s in (*self.statements, *own)]
+
+
+def _typed(statement: str, conn: sql.Connection) -> str:
+    # Plain replacement, not str.format: DDL holds JSON defaults such as '{}'.
+    for token, spelled in conn.types.items():
+        statement = statement.replace("{" + token + "}", spelled)
+    return statement
+
+
+class Migrated(NamedTuple):
+    before: int
+    after: int
+
+
+MIGRATIONS: tuple[Migration, ...] = (
     # 1: profiles, deployments, runs, approvals, audit, channel context.
-    """
-    CREATE TABLE versions (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL,
-        version TEXT NOT NULL,
-        -- semver parts, so "latest" is 1.10.0 and not 1.9.0
-        major INTEGER NOT NULL,
-        minor INTEGER NOT NULL,
-        patch INTEGER NOT NULL,
-        yaml TEXT NOT NULL,
-        description TEXT NOT NULL DEFAULT '',
-        tags TEXT NOT NULL DEFAULT '[]',
-        created_by TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        kind TEXT NOT NULL CHECK (kind IN ('create', 'version', 'clone', 'import')),
-        source TEXT
-    );
-    CREATE UNIQUE INDEX versions_name_version ON versions (name, version);
-    CREATE INDEX versions_name_semver ON versions (name, major, minor, patch);
+    Migration(
+        (
+            """CREATE TABLE versions (
+                id {id},
+                name {text} NOT NULL,
+                version {text} NOT NULL,
+                -- semver parts, so "latest" is 1.10.0 and not 1.9.0
+                major {int} NOT NULL,
+                minor {int} NOT NULL,
+                patch {int} NOT NULL,
+                yaml {text} NOT NULL,
+                description {text} NOT NULL DEFAULT '',
+                tags {text} NOT NULL DEFAULT '[]',
+                created_by {text} NOT NULL,
+                created_at {text} NOT NULL,
+                kind {text} NOT NULL CHECK (kind IN ('create', 'version', 'clone', 'import')),
+                source {text}
+            )""",
+            "CREATE UNIQUE INDEX versions_name_version ON versions (name, version)",
+            "CREATE INDEX versions_name_semver ON versions (name, major, minor, patch)",
+            """CREATE TABLE channel_profiles (
+                channel {text} PRIMARY KEY,
+                profile {text} NOT NULL,
+                updated_at {text} NOT NULL
+            )""",
+            """CREATE TABLE deployments (
+                id {id},
+                cluster {text} NOT NULL,
+                name {text} NOT NULL,
+                profile {text} NOT NULL,
+                version {text} NOT NULL,
+                status {text} NOT NULL
+                    CHECK (status IN ('pending', 'deploying', 'ready', 'failed', 'deleting', 'deleted')),
+                last_good_version {text},
+                channel {text} NOT NULL,
+                message_ts {text},
+                created_by {text} NOT NULL,
+                updated_at {text} NOT NULL,
+                outputs {text} NOT NULL DEFAULT '{}',
+                inventory {text} NOT NULL DEFAULT '[]'
+            )""",
+            "CREATE UNIQUE INDEX deployments_cluster_name ON deployments (cluster, name)",
+            "CREATE INDEX deployments_profile ON deployments (profile, status)",
+            """CREATE TABLE runs (
+                id {id},
+                deployment_id {int} REFERENCES deployments (id) ON DELETE SET NULL,
+                cluster {text} NOT NULL,
+                deployment {text} NOT NULL,
+                profile {text} NOT NULL,
+                version {text} NOT NULL,
+                kind {text} NOT NULL CHECK (kind IN ('deploy', 'rollback', 'delete')),
+                status {text} NOT NULL CHECK (status IN ('queued', 'awaiting_approval', 'running',
+                    'succeeded', 'failed', 'cancelled', 'superseded', 'rejected', 'expired')),
+                requested_by {text} NOT NULL,
+                channel {text} NOT NULL,
+                message_ts {text},
+                thread_ts {text},
+                fingerprint {text} NOT NULL,
+                plan {text} NOT NULL DEFAULT '{}',
+                tiers {text} NOT NULL DEFAULT '[]',
+                next_tier {int} NOT NULL DEFAULT 0,
+                error {text},
+                options {text} NOT NULL DEFAULT '{}',
+                created_at {text} NOT NULL,
+                updated_at {text} NOT NULL,
+                expires_at {text},
+                approval_ts {text}
+            )""",
+            "CREATE INDEX runs_target_status ON runs (cluster, deployment, status)",
+            "CREATE INDEX runs_status ON runs (status)",
+            "CREATE INDEX runs_profile_version ON runs (profile, version, status)",
+            """CREATE TABLE approvals (
+                id {id},
+                run_id {int} NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                "user" {text} NOT NULL,
+                decision {text} NOT NULL CHECK (decision IN ('approve', 'reject')),
+                fingerprint {text} NOT NULL,
+                at {text} NOT NULL
+            )""",
+            # one decision per person per run: a double click changes nothing
+            'CREATE UNIQUE INDEX approvals_run_user ON approvals (run_id, "user")',
+            """CREATE TABLE audit (
+                id {id},
+                at {text} NOT NULL,
+                actor {text} NOT NULL,
+                channel {text} NOT NULL,
+                action {text} NOT NULL,
+                target {text} NOT NULL,
+                result {text} NOT NULL,
+                detail {text} NOT NULL DEFAULT '',
+                -- what the row is about, for `/appprofile audit` filters
+                profile {text},
+                cluster {text}
+            )""",
+            "CREATE INDEX audit_profile ON audit (profile)",
+            "CREATE INDEX audit_cluster ON audit (cluster)",
+        )
+    ),
+    # 2: runs held as leases, so several replicas can drive runs and take over a dead one's.
+    Migration(
+        (
+            "ALTER TABLE runs ADD COLUMN lease_owner {text}",
+            "ALTER TABLE runs ADD COLUMN lease_expires_at {text}",
+            "CREATE INDEX runs_status_lease ON runs (status, lease_expires_at)",
+        )
+    ),
+)
 
-    CREATE TABLE channel_profiles (
-        channel TEXT PRIMARY KEY,
-        profile TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-
-    CREATE TABLE deployments (
-        id INTEGER PRIMARY KEY,
-        cluster TEXT NOT NULL,
-        name TEXT NOT NULL,
-        profile TEXT NOT NULL,
-        version TEXT NOT NULL,
-        status TEXT NOT NULL
-            CHECK (status IN ('pending', 'deploying', 'ready', 'failed', 'deleting', 'deleted')),
-        last_good_version TEXT,
-        channel TEXT NOT NULL,
-        message_ts TEXT,
-        created_by TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        outputs TEXT NOT NULL DEFAULT '{}',
-        inventory TEXT NOT NULL DEFAULT '[]'
-    );
-    CREATE UNIQUE INDEX deployments_cluster_name ON deployments (cluster, name);
-    CREATE INDEX deployments_profile ON deployments (profile, status);
-
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        deployment_id INTEGER REFERENCES deployments (id) ON DELETE SET NULL,
-        cluster TEXT NOT NULL,
-        deployment TEXT NOT NULL,
-        profile TEXT NOT NULL,
-        version TEXT NOT NULL,
-        kind TEXT NOT NULL CHECK (kind IN ('deploy', 'rollback', 'delete')),
-        status TEXT NOT NULL CHECK (status IN ('queued', 'awaiting_approval', 'running', 'succeeded',
-            'failed', 'cancelled', 'superseded', 'rejected', 'expired')),
-        requested_by TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        message_ts TEXT,
-        thread_ts TEXT,
-        fingerprint TEXT NOT NULL,
-        plan TEXT NOT NULL DEFAULT '{}',
-        tiers TEXT NOT NULL DEFAULT '[]',
-        next_tier INTEGER NOT NULL DEFAULT 0,
-        error TEXT,
-        options TEXT NOT NULL DEFAULT '{}',
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        expires_at TEXT,
-        approval_ts TEXT
-    );
-    CREATE INDEX runs_target_status ON runs (cluster, deployment, status);
-    CREATE INDEX runs_status ON runs (status);
-    CREATE INDEX runs_profile_version ON runs (profile, version, status);
-
-    CREATE TABLE approvals (
-        id INTEGER PRIMARY KEY,
-        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-        user TEXT NOT NULL,
-        decision TEXT NOT NULL CHECK (decision IN ('approve', 'reject')),
-        fingerprint TEXT NOT NULL,
-        at TEXT NOT NULL
-    );
-    -- one decision per person per run: a double click changes nothing
-    CREATE UNIQUE INDEX approvals_run_user ON approvals (run_id, user);
-
-    CREATE TABLE audit (
-        id INTEGER PRIMARY KEY,
-        at TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target TEXT NOT NULL,
-        result TEXT NOT NULL,
-        detail TEXT NOT NULL DEFAULT '',
-        -- what the row is about, for `/appprofile audit` filters
-        profile TEXT,
-        cluster TEXT
-    );
-    CREATE INDEX audit_profile ON audit (profile);
-    CREATE INDEX audit_cluster ON audit (cluster);
-    """,
+# Every table `db copy` carries over, parents before children, with the order to copy rows in.
+TABLES: tuple[tuple[str, str], ...] = (
+    ("versions", "id"),
+    ("channel_profiles", "channel"),
+    ("deployments", "id"),
+    ("runs", "id"),
+    ("approvals", "id"),
+    ("audit", "id"),
 )
 
 
-def user_version(db: Database) -> int:
-    return int(db.execute("PRAGMA user_version").fetchone()[0])
+def current_version(conn: sql.Connection) -> int:
+    """The version the database is at (0: empty). Needs the `schema_version` table."""
+    recorded = int(conn.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version") or 0)
+    # A SQLite file from before the table existed says it in PRAGMA user_version.
+    return max(recorded, conn.legacy_version())
 
 
-def migrate(db: Database, steps: Sequence[str] = MIGRATIONS) -> int:
-    """Apply the steps not applied yet, all in one write transaction; return the new user_version."""
-    with transaction.immediate(db):
-        # Read inside the write lock: two processes opening a fresh file must not both migrate.
-        done = user_version(db)
+def migrate(conn: sql.Connection, *, at: str, steps: Sequence[Migration] = MIGRATIONS) -> Migrated:
+    """Apply the migrations not applied yet, all in one transaction; returns (before, after)."""
+    with conn.transaction(LOCK):
+        # Read under the lock: two processes opening a fresh database must not both migrate.
+        conn.execute(
+            _typed(
+                "CREATE TABLE IF NOT EXISTS schema_version (version {int} PRIMARY KEY, applied_at {text} NOT NULL)",
+                conn,
+            )
+        )
+        done = current_version(conn)
         if done > len(steps):
             raise RuntimeError(
                 f"the database schema is version {done}, newer than this program knows ({len(steps)})"
             )
-        for step in steps[done:]:
-            db.executescript(step)
+        for number, step in enumerate(steps[done:], start=done + 1):
+            for statement in step.for_dialect(conn):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", [number, at])
         if done < len(steps):
-            # PRAGMA takes no parameters; the value is our own integer.
-            db.execute(f"PRAGMA user_version = {len(steps)}")
-    return len(steps)
+            conn.mark_version(len(steps))
+    return Migrated(done, len(steps))

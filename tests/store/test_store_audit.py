@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 
 from bot.core import model
 from bot.core.model import Profile
-from bot.store.db import Store
+from tests.store.conftest import Backend
 
 
 def make_profile(name: str = "counter-app", version: str = "1.0.0") -> Profile:
@@ -19,8 +20,8 @@ def make_profile(name: str = "counter-app", version: str = "1.0.0") -> Profile:
     )
 
 
-def test_every_profile_change_leaves_a_row(tmp_path: Path) -> None:
-    store = Store(tmp_path / "app.db")
+def test_every_profile_change_leaves_a_row(backend: Backend) -> None:
+    store = backend.open()
     store.create_version(make_profile(), actor="U1", channel="C1", kind="create")
     store.create_version(make_profile(version="1.1.0"), actor="U1", channel="C1", kind="version",
                          source="counter-app@1.0.0")  # fmt: skip
@@ -41,17 +42,17 @@ def test_every_profile_change_leaves_a_row(tmp_path: Path) -> None:
     ]
 
 
-def test_a_refused_change_leaves_no_row(tmp_path: Path) -> None:
-    store = Store(tmp_path / "app.db")
+def test_a_refused_change_leaves_no_row(backend: Backend) -> None:
+    store = backend.open()
     store.create_version(make_profile(), actor="U1", channel="C1", kind="create")
     with pytest.raises(Exception, match="already exists"):
         store.create_version(make_profile(), actor="U1", channel="C1", kind="create")
     assert len(store.list_audit()) == 1
 
 
-def test_filters_limit_and_order(tmp_path: Path) -> None:
+def test_filters_limit_and_order(backend: Backend) -> None:
     clock = iter(float(1_700_000_000 + i) for i in range(100))
-    store = Store(tmp_path / "app.db", now=lambda: next(clock))
+    store = backend.open(now=lambda: next(clock))
     store.audit("U1", "C1", "deploy", "prod/shop", "ok", profile="counter-app")
     store.audit("U2", "C1", "approve", "prod/shop", "ok")
     store.audit("U1", "C1", "deploy", "dev/shop", "failed", "tier api: ImagePullBackOff")
@@ -76,16 +77,15 @@ def test_filters_limit_and_order(tmp_path: Path) -> None:
     assert len(store.list_audit(limit=3)) == 3
 
 
-def test_an_unknown_action_is_refused(tmp_path: Path) -> None:
-    store = Store(tmp_path / "app.db")
+def test_an_unknown_action_is_refused(backend: Backend) -> None:
+    store = backend.open()
     with pytest.raises(ValidationError):
         store.audit("U1", "C1", "explode", "prod/shop", "ok")
     assert store.list_audit() == []
 
 
-def test_secrets_never_land_in_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "app.db"
-    store = Store(path)
+def test_secrets_never_land_in_the_database(backend: Backend) -> None:
+    store = backend.open()
     password = "hunter2-Zq9!xP"
     token = "xoxb-123456-secret-token"
     store.audit(
@@ -101,28 +101,27 @@ def test_secrets_never_land_in_the_file(tmp_path: Path) -> None:
     assert entry.detail == "helm said: password=•••••• and token ••••••; again ••••••"
     assert entry.target == "prod/shop?pw=••••••"
 
-    def assert_no_secret_in_files() -> None:
-        # The database, its WAL and shared-memory index: every file SQLite wrote.
-        files = [p for p in tmp_path.iterdir() if p.name.startswith("app.db")]
-        assert path in files
-        for f in files:
-            raw = f.read_bytes()
-            for secret in (password, token):
-                assert secret.encode() not in raw, f"{secret!r} found in {f.name}"
+    def assert_no_secret_stored() -> None:
+        raw = backend.stored_bytes()
+        for secret in (password, token):
+            assert secret.encode() not in raw, f"{secret!r} found in the {backend.name} files"
 
-    assert path.with_name("app.db-wal").exists()
-    assert_no_secret_in_files()
-    store.close()  # the last close checkpoints the WAL into the main file
-    assert "••••••".encode() in path.read_bytes()
-    assert_no_secret_in_files()
-    with sqlite3.connect(path) as conn:
-        dumped = "\n".join(conn.iterdump())
+    if backend.name == "sqlite":
+        assert Path(backend.location).with_name("app.db-wal").exists()
+    assert_no_secret_stored()
+    store.dispose()  # SQLite: the last close checkpoints the WAL into the main file
+    assert "••••••".encode() in backend.stored_bytes()
+    assert_no_secret_stored()
+    dumped = "\n".join(str(row) for row in backend.raw("SELECT target, result, detail FROM audit"))
     assert "••••••" in dumped
     assert password not in dumped
     assert token not in dumped
+    if backend.name == "sqlite":
+        with contextlib.closing(sqlite3.connect(backend.location)) as conn:
+            assert password not in "\n".join(conn.iterdump())
 
 
-def test_a_secret_inside_a_longer_secret_is_masked_whole(tmp_path: Path) -> None:
-    store = Store(tmp_path / "app.db")
+def test_a_secret_inside_a_longer_secret_is_masked_whole(backend: Backend) -> None:
+    store = backend.open()
     store.audit("U1", "C1", "deploy", "prod/shop", "ok", "key=abcdef", secrets=["abc", "abcdef"])
     assert store.list_audit()[0].detail == "key=••••••"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
 import threading
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +12,7 @@ from bot.core import model
 from bot.core.errors import Conflict, NotFound, UserError
 from bot.core.model import Profile
 from bot.store.db import Store
+from tests.store.conftest import Backend
 
 
 def make_profile(
@@ -38,11 +37,6 @@ def make_profile(
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "data" / "app.db", now=lambda: 1_700_000_000.0)
-
-
 names = st.from_regex(model.NAME_RE, fullmatch=True)
 versions = st.tuples(*[st.integers(0, 999_999)] * 3).map(lambda v: ".".join(map(str, v)))
 tag_text = st.text(
@@ -50,18 +44,25 @@ tag_text = st.text(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    # One database for every example, emptied in between.
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(name=names, version=versions, tags=st.lists(tag_text, max_size=5), description=tag_text)
-def test_a_version_round_trips(name: str, version: str, tags: list[str], description: str) -> None:
+def test_a_version_round_trips(
+    backend: Backend, name: str, version: str, tags: list[str], description: str
+) -> None:
     profile = make_profile(name, version, tags=tags, description=description)
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "app.db", now=lambda: 1_700_000_000.0)
-        created = store.create_version(profile, actor="U1", channel="C1", kind="import")
-        store.close()
-        # A fresh Store on the same file reads exactly what was written.
-        again = Store(Path(tmp) / "app.db")
-        got = again.get_version(name, version)
-        again.close()
+    store = backend.open(now=lambda: 1_700_000_000.0)
+    backend.reset()
+    created = store.create_version(profile, actor="U1", channel="C1", kind="import")
+    store.dispose()
+    # A fresh Store on the same database reads exactly what was written.
+    again = backend.open()
+    got = again.get_version(name, version)
+    again.dispose()
     assert got == created
     assert got.profile() == profile
     assert got.yaml == model.to_yaml(profile)
@@ -137,9 +138,9 @@ def test_unknown_names_suggest_what_exists(store: Store) -> None:
     assert "1.0.0, 1.1.0" in (err.value.hint or "")
 
 
-def test_list_profiles_summarises_each_profile(tmp_path: Path) -> None:
+def test_list_profiles_summarises_each_profile(backend: Backend) -> None:
     clock = iter([1_700_000_000.0, 1_700_000_060.0, 1_700_000_120.0])
-    store = Store(tmp_path / "app.db", now=lambda: next(clock))
+    store = backend.open(now=lambda: next(clock))
     store.create_version(
         make_profile(version="1.10.0", description="newest"), actor="U", channel="C", kind="create"
     )
@@ -157,8 +158,8 @@ def test_list_profiles_summarises_each_profile(tmp_path: Path) -> None:
     assert counter.updated_at == "2023-11-14T22:14:20Z"
 
 
-def test_two_threads_creating_the_same_version_one_wins(tmp_path: Path) -> None:
-    store = Store(tmp_path / "app.db")
+def test_two_threads_creating_the_same_version_one_wins(backend: Backend) -> None:
+    store = backend.open()
     barrier = threading.Barrier(2, timeout=10)
     outcomes: list[str] = []
     lock = threading.Lock()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from pydantic import ValidationError
 from bot.core.errors import Conflict, NotFound
 from bot.core.records import Run, TierState
 from bot.store.db import Store
+from tests.store.conftest import Backend
 
 
 class Clock:
@@ -30,8 +30,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> Store:
-    return Store(tmp_path / "app.db", now=clock)
+def store(backend: Backend, clock: Clock) -> Store:
+    return backend.open(now=clock)
 
 
 def new_run(store: Store, deployment: str = "shop", cluster: str = "prod", **extra: Any) -> Run:
@@ -87,8 +87,8 @@ def test_a_deleted_deployment_comes_back_pending(store: Store) -> None:
     assert again.status == "pending"
 
 
-def test_update_deployment_persists_outputs_and_inventory(tmp_path: Path) -> None:
-    store = Store(tmp_path / "app.db")
+def test_update_deployment_persists_outputs_and_inventory(backend: Backend) -> None:
+    store = backend.open()
     d = store.upsert_deployment(
         "prod", "shop", profile="counter-app", version="1.0.0", channel="C1", actor="U1"
     )
@@ -98,7 +98,7 @@ def test_update_deployment_persists_outputs_and_inventory(tmp_path: Path) -> Non
     ]
     updated = store.update_deployment(d.id, outputs=outputs, inventory=inventory, message_ts="171.01")
     assert (updated.outputs, updated.inventory, updated.message_ts) == (outputs, inventory, "171.01")
-    assert Store(tmp_path / "app.db").get_deployment("prod", "shop") == updated
+    assert backend.open().get_deployment("prod", "shop") == updated
 
 
 def test_update_deployment_refuses_bad_fields(store: Store) -> None:
@@ -148,8 +148,8 @@ def test_create_and_get_a_run(store: Store) -> None:
         store.get_run(999)
 
 
-def test_update_run_persists_tiers_and_progress(tmp_path: Path, clock: Clock) -> None:
-    store = Store(tmp_path / "app.db", now=clock)
+def test_update_run_persists_tiers_and_progress(backend: Backend, clock: Clock) -> None:
+    store = backend.open(now=clock)
     run = new_run(store, tiers=[TierState(name="db"), TierState(name="api")])
     clock.now += 5
     progress = [
@@ -159,7 +159,7 @@ def test_update_run_persists_tiers_and_progress(tmp_path: Path, clock: Clock) ->
     updated = store.update_run(run.id, status="running", tiers=progress, next_tier=1, message_ts="171.02")
     assert updated.tiers[1] == TierState(name="api", state="applying", started_at=9.5)
     assert updated.updated_at == "2023-11-14T22:13:25Z"
-    reopened = Store(tmp_path / "app.db").get_run(run.id)
+    reopened = backend.open().get_run(run.id)
     assert reopened == updated
     assert reopened.tiers[0].message == "StatefulSet ready"
 
@@ -212,8 +212,8 @@ def test_claim_next_run_skips_runs_awaiting_approval(store: Store) -> None:
     assert claimed.id == queued.id
 
 
-def test_two_threads_claiming_get_one_run(tmp_path: Path) -> None:
-    store = Store(tmp_path / "app.db")
+def test_two_threads_claiming_get_one_run(backend: Backend) -> None:
+    store = backend.open()
     for _ in range(3):
         new_run(store)
     barrier = threading.Barrier(2, timeout=10)
@@ -249,16 +249,15 @@ def test_queue_positions(store: Store) -> None:
     assert store.queue_position(waiting.id) == 0
 
 
-def test_a_running_run_is_found_after_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "app.db"
-    before = Store(path)
+def test_a_running_run_is_found_after_a_restart(backend: Backend) -> None:
+    before = backend.open()
     run = new_run(before, tiers=[TierState(name="db"), TierState(name="api")])
     new_run(before)  # still queued behind it
     before.claim_next_run("prod", "shop")
     before.update_run(run.id, next_tier=1, tiers=[TierState(name="db", state="ready"), TierState(name="api")])
     before.close()
 
-    after = Store(path)
+    after = backend.open()
     running = after.runs_with_status("running")
     assert [(r.id, r.next_tier, r.tiers[0].state) for r in running] == [(run.id, 1, "ready")]
     assert [r.status for r in after.runs_with_status("running", "queued")] == ["running", "queued"]
