@@ -9,6 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.postgres import postgres_server  # noqa: F401 - the session's PostgreSQL, for any test
+from tests.rig import bolt, bot, fake, http_url, service, slack, slack_http, store  # noqa: F401 - the shared rig's fixtures
+
 # Settings the bot or its libraries read; a developer's shell must not change what a test sees.
 _SCRUBBED_PREFIXES = ("SLACK_", "APPPROFILE_", "KUBE", "HELM_")
 _SCRUBBED = {

@@ -7,21 +7,16 @@ ephemeral "not allowed" reply, the store is unchanged and the audit log has a `d
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from bot.core import policy
 from bot.core.records import Actor, Run
-from bot.main import referenced_groups
 from bot.service import Service
-from bot.slack import app as slack_app
-from bot.slack.groups import UsergroupCache
-from sandbox.slack_api import Call, FakeSlack
-from tests.approvals.conftest import APPROVER_A, EXAMPLE, OUTSIDER, Clock, World, text_of
-from tests.slack.conftest import Reply, SlackDriver
+from sandbox.slack_api import Call
+from tests.approvals.conftest import APPROVER_A, EXAMPLE, OUTSIDER, World, text_of
+from tests.rig import Reply, SlackDriver
 
 CHANNEL = "C0TEAM"
 MAKER = "U0MAKER"  # a member of S0MAKERS only
@@ -50,26 +45,14 @@ Boot = Callable[[str], tuple[World, Service, SlackDriver]]
 
 
 @pytest.fixture
-def boot(tmp_path: Path) -> Iterator[Boot]:
-    worlds: list[World] = []
-
+def boot(make_world: Any) -> Boot:
     def make(config_text: str) -> tuple[World, Service, SlackDriver]:
-        fake = FakeSlack().start()
-        fake.set_usergroup("S0MAKERS", [MAKER])
-        world = World(tmp=tmp_path, fake=fake, clock=Clock(), config=policy.load(config_text))
-        worlds.append(world)
+        # The rig looks up the usergroups this config names, as production does (never cached).
+        world: World = make_world(config=config_text, usergroups={"S0MAKERS": [MAKER]})
         service, driver = world.boot()
-        # World.boot reads only the approval tests' usergroups; look up the ones this config
-        # names, as main.build_bot does (ttl 0: every check asks the fake).
-        client = slack_app.make_client(fake.bot_token, fake.base_url)
-        service.groups_of = UsergroupCache(client, referenced_groups(world.config), ttl=0.0)
         return world, service, driver
 
-    yield make
-    for w in worlds:
-        w.close()
-        assert w.fake.rejected() == [], [(c.method, c.response) for c in w.fake.rejected()]
-        w.fake.stop()
+    return make
 
 
 def seed(service: Service, user: str = MAKER) -> None:
@@ -210,16 +193,9 @@ def test_deploy_is_for_the_usergroup(boot: Boot) -> None:
     assert "started" in text_of(reply)
     run = runs_of(service)
     assert run is not None and run.requested_by == MAKER
-    wait_done(service, run.id)
+    # Let the member's run finish before the world shuts down.
+    assert world.run_ended(run.id).status == "succeeded"
     assert len(denials(service)) == 1
-
-
-def wait_done(service: Service, run_id: int, timeout: float = 15.0) -> None:
-    """Let the member's run finish before the world shuts down (bounded)."""
-    deadline = time.monotonic() + timeout
-    while service.store.get_run(run_id).status not in ("succeeded", "failed"):
-        assert time.monotonic() < deadline, service.store.get_run(run_id).status
-        time.sleep(0.05)
 
 
 def test_delete_is_for_the_listed_user_and_rechecked_on_the_confirmed_click(boot: Boot) -> None:
@@ -277,7 +253,8 @@ def test_without_an_access_section_everyone_may_do_everything(boot: Boot) -> Non
     assert "started" in text_of(reply)
     run = runs_of(service)
     assert run is not None
-    wait_done(service, run.id)
+    # Let the member's run finish before the world shuts down.
+    assert world.run_ended(run.id).status == "succeeded"
 
     assert versions(service, "counter-app") == ["1.1.0"]
     assert versions(service, "copy-app") == ["1.1.0"]  # a clone starts from the latest version

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from typing import Any
 
 from bot.core.records import Run
@@ -22,16 +21,7 @@ from tests.approvals.conftest import (
     card_value,
     text_of,
 )
-from tests.slack.conftest import SlackDriver
-
-
-def wait_run(service: Service, run_id: int, *statuses: str, timeout: float = 10.0) -> Run:
-    deadline = time.monotonic() + timeout
-    while True:
-        run = service.store.get_run(run_id)
-        if run.status in statuses or time.monotonic() > deadline:
-            return run
-        time.sleep(0.05)
+from tests.rig import SlackDriver
 
 
 def request(
@@ -104,7 +94,7 @@ def test_other_approver_approves_and_the_deploy_runs(make_world: Any) -> None:
     service, driver = world.boot()
     run_id, value = request(world, driver)
     assert "Approved" in click(world, driver, value, APPROVER_A)
-    run = wait_run(service, run_id, "succeeded", "failed")
+    run = world.run_ended(run_id)
     assert run.status == "succeeded", run.error
     assert applied(world)
     # The card is rewritten once the run has ended (after its status is stored): wait for it.
@@ -128,10 +118,10 @@ def test_requester_cannot_approve_own_request(make_world: Any) -> None:
 
 def test_self_approval_when_allowed(make_world: Any) -> None:
     world: World = make_world(self_approval=True)
-    service, driver = world.boot()
+    _service, driver = world.boot()
     run_id, value = request(world, driver)
     assert "Approved" in click(world, driver, value, REQUESTER)
-    assert wait_run(service, run_id, "succeeded").status == "succeeded"
+    assert world.run_ended(run_id).status == "succeeded"
 
 
 def test_only_listed_approvers_count(make_world: Any) -> None:
@@ -146,10 +136,10 @@ def test_only_listed_approvers_count(make_world: Any) -> None:
 
 def test_usergroup_member_counts_via_usergroups_users_list(make_world: Any) -> None:
     world: World = make_world()
-    service, driver = world.boot()
+    _service, driver = world.boot()
     run_id, value = request(world, driver)
     assert "Approved" in click(world, driver, value, LEAD)
-    assert wait_run(service, run_id, "succeeded").status == "succeeded"
+    assert world.run_ended(run_id).status == "succeeded"
     assert world.fake.calls_to("usergroups.users.list")
 
 
@@ -162,7 +152,7 @@ def test_double_click_changes_nothing_and_n_of_m_needs_distinct_people(make_worl
     assert service.store.get_run(run_id).status == "awaiting_approval"
     assert len(service.store.approvals(run_id)) == 1
     assert "Approved" in click(world, driver, value, APPROVER_B)
-    run = wait_run(service, run_id, "succeeded")
+    run = world.run_ended(run_id)
     assert run.status == "succeeded"
     world.fake.wait_for(
         "chat.update",
@@ -293,10 +283,10 @@ def test_access_list_with_usergroup(make_world: Any) -> None:
 
 def test_audit_command_and_cli_json_lines(make_world: Any) -> None:
     world: World = make_world()
-    service, driver = world.boot()
+    _service, driver = world.boot()
     run_id, value = request(world, driver)
     click(world, driver, value, APPROVER_A)
-    wait_run(service, run_id, "succeeded")
+    assert world.run_ended(run_id).status == "succeeded"
     body = text_of(
         driver.answer(driver.command("audit 20 --cluster prod", user=OUTSIDER, channel=PROD_CHANNEL))
     )
@@ -317,7 +307,7 @@ def test_audit_command_and_cli_json_lines(make_world: Any) -> None:
 def _deployed_on_prod(world: World, service: Service, driver: SlackDriver) -> None:
     run_id, value = request(world, driver)
     click(world, driver, value, APPROVER_A)
-    assert wait_run(service, run_id, "succeeded").status == "succeeded"
+    assert world.run_ended(run_id).status == "succeeded"
 
 
 def _delete_confirm(world: World, driver: SlackDriver, user: str, channel: str) -> tuple[str, str]:
@@ -355,7 +345,7 @@ def test_deleting_a_protected_deployment_needs_approval(make_world: Any) -> None
     # The requester cannot approve their own teardown; another approver can.
     assert "your approval cannot count" in click(world, driver, card_value(card.params), APPROVER_A)
     assert "Approved" in click(world, driver, card_value(card.params), APPROVER_B)
-    assert wait_run(service, run.id, "succeeded").status == "succeeded"
+    assert world.run_ended(run.id).status == "succeeded"
     assert [c for c in world.cluster.calls if c[0] == "delete"]
     dep = service.store.get_deployment("prod", "counter-app")
     assert dep is not None and dep.status == "deleted"
@@ -399,7 +389,7 @@ def test_an_approval_holds_only_for_the_plan_it_was_given_to(make_world: Any) ->
     }
     service.store.update_deployment(dep.id, inventory=[stray])
     assert "Approved" in click(world, driver, value, APPROVER_A)
-    run = wait_run(service, run_id, "failed", "succeeded")
+    run = world.run_ended(run_id)
     assert run.status == "failed"
     assert run.error is not None and "plan changed since it was approved" in run.error
     assert [c for c in world.cluster.calls if c[0] == "apply"] == []
@@ -418,6 +408,11 @@ def test_the_start_up_sweep_expires_what_timed_out_while_the_bot_was_down(make_w
     stop = threading.Event()
     try:
         main.start_background(restarted, restarted.executor, stop)
-        assert wait_run(restarted, run_id, "expired").status == "expired"
+        # The sweep expires the run, then rewrites its card from the store: wait for that card.
+        card_ts = restarted.store.get_run(run_id).approval_ts
+        world.fake.wait_for(
+            "chat.update", lambda c: c.params.get("ts") == card_ts and "Expired" in text_of(c), 10
+        )
+        assert restarted.store.get_run(run_id).status == "expired"
     finally:
         stop.set()

@@ -8,21 +8,18 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from bot.core import policy
 from bot.core.ports import ClusterError
 from bot.core.records import Actor, Run
 from bot.service import Service
 from bot.slack import blocks
-from sandbox.slack_api import Call, FakeSlack
-from tests.approvals.conftest import EXAMPLE, Clock, World, text_of
-from tests.slack.conftest import Reply, SlackDriver
+from sandbox.slack_api import Call
+from tests.approvals.conftest import EXAMPLE, World, text_of
+from tests.rig import Reply, SlackDriver
 
 CHANNEL = "C0TEAM"
 USER = "U0DEV"
@@ -36,21 +33,13 @@ Boot = Callable[[], tuple[World, Service, SlackDriver]]
 
 
 @pytest.fixture
-def boot(tmp_path: Path) -> Iterator[Boot]:
-    worlds: list[World] = []
-
+def boot(make_world: Any) -> Boot:
     def make() -> tuple[World, Service, SlackDriver]:
-        fake = FakeSlack().start()
-        world = World(tmp=tmp_path, fake=fake, clock=Clock(), config=policy.load(CONFIG))
-        worlds.append(world)
+        world: World = make_world(config=CONFIG)
         service, driver = world.boot()
         return world, service, driver
 
-    yield make
-    for w in worlds:
-        w.close()
-        assert w.fake.rejected() == [], [(c.method, c.response) for c in w.fake.rejected()]
-        w.fake.stop()
+    return make
 
 
 def send(driver: SlackDriver, text: str) -> Reply:
@@ -90,20 +79,19 @@ def button_named(call: Call, label: str) -> dict[str, Any]:
     raise AssertionError(f"no button {label!r} in {[e['text']['text'] for e in buttons(call)]}")
 
 
-def wait_run(service: Service, run_id: int, *statuses: str, timeout: float = 15.0) -> Run:
-    deadline = time.monotonic() + timeout
-    while (run := service.store.get_run(run_id)).status not in statuses:
-        assert time.monotonic() < deadline, run.status
-        time.sleep(0.05)
+def wait_run(world: World, run_id: int, status: str) -> Run:
+    """The run once its progress message shows it ended; it ended with `status`."""
+    run = world.run_ended(run_id)
+    assert run.status == status, run.error
     return run
 
 
-def deploy(service: Service, driver: SlackDriver, text: str) -> Run:
+def deploy(world: World, driver: SlackDriver, text: str) -> Run:
     """Deploy through the slash command; wait until the run has succeeded."""
     reply = send(driver, text)
     started = text_of(driver.answer(reply, "started"))
     run_id = run_id_in(started)
-    return wait_run(service, run_id, "succeeded")
+    return wait_run(world, run_id, "succeeded")
 
 
 def run_id_in(text: str) -> int:
@@ -121,10 +109,10 @@ def seed(service: Service) -> None:
 
 
 def test_one_name_on_two_clusters(boot: Boot) -> None:
-    _world, service, driver = boot()
+    world, service, driver = boot()
     seed(service)
-    deploy(service, driver, "deploy counter-app to dev-cluster as shop")
-    deploy(service, driver, "deploy counter-app to prod as shop")
+    deploy(world, driver, "deploy counter-app to dev-cluster as shop")
+    deploy(world, driver, "deploy counter-app to prod as shop")
     assert live(service) == ["dev-cluster/shop", "prod/shop"]
 
     status = answer(driver, "status shop", "Status")
@@ -147,17 +135,15 @@ def test_one_name_on_two_clusters(boot: Boot) -> None:
     assert "tears down deployment *shop* on `prod`" in text_of(confirm)
     done = driver.answer(click(driver, button_named(confirm, "Delete deployment shop on prod")), "Deleting")
     assert "shop on prod" in text_of(done)
-    delete_run = next(
-        r for r in service.store.runs_with_status("queued", "running", "succeeded") if r.kind == "delete"
-    )
-    assert wait_run(service, delete_run.id, "succeeded").cluster == "prod"
+    deleted = wait_run(world, run_id_in(text_of(done)), "succeeded")
+    assert (deleted.kind, deleted.cluster) == ("delete", "prod")
     assert live(service) == ["dev-cluster/shop"]
 
 
 def test_delete_of_a_name_that_is_a_profile_and_a_deployment_asks_which(boot: Boot) -> None:
-    _world, service, driver = boot()
+    world, service, driver = boot()
     seed(service)
-    deploy(service, driver, "deploy counter-app to dev-cluster")
+    deploy(world, driver, "deploy counter-app to dev-cluster")
 
     choice = driver.answer(send(driver, "delete counter-app"), "Which one")
     assert choice.params["response_type"] == "ephemeral"
@@ -192,11 +178,11 @@ def test_delete_of_a_name_that_is_a_profile_and_a_deployment_asks_which(boot: Bo
     confirm = driver.answer(to_confirm, "tears down")
     assert confirm.params["replace_original"] is True
     assert live(service) == ["dev-cluster/counter-app"]  # nothing before the confirmed click
-    click(driver, button_named(confirm, "Delete deployment counter-app on dev-cluster"))
-    deadline = time.monotonic() + 15
-    while live(service):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    deleting = text_of(
+        driver.answer(click(driver, button_named(confirm, "Delete deployment counter-app on dev-cluster")))
+    )
+    wait_run(world, run_id_in(deleting), "succeeded")
+    assert live(service) == []
 
     # Now the name is only a profile: its own confirmation, no choice.
     confirm = driver.answer(send(driver, "delete counter-app"), "Delete")
@@ -217,7 +203,7 @@ def _api_deployment(world: World) -> str:
 def test_status_after_a_failed_upgrade_shows_what_runs_and_offers_retry_not_upgrade(boot: Boot) -> None:
     world, service, driver = boot()
     seed(service)
-    deploy(service, driver, "deploy counter-app to dev-cluster")
+    deploy(world, driver, "deploy counter-app to dev-cluster")
     service.new_version(Actor(user=USER, channel=CHANNEL), "counter-app", "1.1.0")
 
     before = driver.answer(send(driver, "status counter-app"), "Status")
@@ -228,7 +214,7 @@ def test_status_after_a_failed_upgrade_shows_what_runs_and_offers_retry_not_upgr
     )
     started = text_of(driver.answer(click(driver, upgrade), "started"))
     assert "counter-app 1.1.0" in started
-    wait_run(service, run_id_in(started), "failed")
+    wait_run(world, run_id_in(started), "failed")
 
     after = driver.answer(send(driver, "status counter-app"), "Status")
     shown = text_of(after)
@@ -242,18 +228,18 @@ def test_status_after_a_failed_upgrade_shows_what_runs_and_offers_retry_not_upgr
 
     # Retry re-runs exactly that attempt (the use case re-checks it from the store).
     requested = text_of(driver.answer(click(driver, retry), "Retry requested"))
-    wait_run(service, run_id_in(requested), "succeeded")
+    wait_run(world, run_id_in(requested), "succeeded")
     now = text_of(driver.answer(send(driver, "status counter-app"), "Status"))
     assert "counter-app 1.1.0 · ready" in now and "Retry" not in now and "Upgrade" not in now
 
 
 def test_a_bare_deploy_names_what_it_deploys_first(boot: Boot) -> None:
-    _world, service, driver = boot()
+    world, service, driver = boot()
     seed(service)
     reply = send(driver, "deploy dev-cluster")
     first = driver.answer(reply, "started").params["text"].splitlines()[0]
     assert first.startswith("Deploying counter-app 1.0.0 → counter-app on dev-cluster")
-    wait_run(service, run_id_in(first), "succeeded")
+    wait_run(world, run_id_in(first), "succeeded")
 
 
 def test_a_queued_run_says_one_other_run(boot: Boot) -> None:
@@ -268,5 +254,5 @@ def test_a_queued_run_says_one_other_run(boot: Boot) -> None:
     finally:
         gate.set()
     run_id = run_id_in(first.params["text"])
-    wait_run(service, run_id, "succeeded")
-    wait_run(service, run_id + 1, "succeeded")
+    wait_run(world, run_id, "succeeded")
+    wait_run(world, run_id + 1, "succeeded")

@@ -16,7 +16,7 @@ import pytest
 from sandbox.kube import SimCluster
 from sandbox.slack_api import Call, FakeSlack
 from tests.e2e.bot_process import SECRET, TOKEN, BotProcess
-from tests.slack.conftest import SlackDriver
+from tests.rig import SlackDriver
 
 pytestmark = pytest.mark.slow
 EXAMPLE = (Path(__file__).resolve().parents[2] / "profiles" / "examples" / "counter-app.yaml").read_text()
@@ -63,7 +63,7 @@ def test_create_deploy_progress_outputs_end_to_end(tmp_path: Path, fake: FakeSla
     bot = BotProcess(tmp_path, fake, {"dev": cluster}, CONFIG)
     try:
         bot.start()
-        driver = SlackDriver(bot.url, fake, secret=SECRET)
+        driver = SlackDriver.over_http(bot.url, fake, secret=SECRET)
         ts = run_deploy(fake, driver)
         done = fake.wait_for(
             "chat.update", lambda c: c.params.get("ts") == ts and "Succeeded" in text_of(c), 60
@@ -121,7 +121,7 @@ def test_sigkill_mid_deploy_resumes_and_updates_the_same_message(tmp_path: Path,
     bot = BotProcess(tmp_path, fake, {"dev": cluster}, CONFIG)
     try:
         bot.start()
-        driver = SlackDriver(bot.url, fake, secret=SECRET)
+        driver = SlackDriver.over_http(bot.url, fake, secret=SECRET)
         ts = run_deploy(fake, driver)
         # Wait until the first tier is ready and the second is under way, then kill the bot.
         fake.wait_for(
@@ -167,7 +167,7 @@ def test_every_command_through_the_real_process(tmp_path: Path, fake: FakeSlack)
     bot = BotProcess(tmp_path, fake, {"dev": cluster}, CONFIG)
     try:
         bot.start()
-        d = SlackDriver(bot.url, fake, secret=SECRET)
+        d = SlackDriver.over_http(bot.url, fake, secret=SECRET)
         assert "versioned stacks" in answer_to(fake, d, "help", "App Profiles")
         answer_to(fake, d, f"create ```{EXAMPLE}```", "counter-app", method="chat.postMessage")
         assert "counter-app" in answer_to(fake, d, "list", "counter-app")

@@ -7,13 +7,11 @@ from typing import Any
 
 import pytest
 
-from bot import catalog_files
 from bot.core import plan
 from bot.core.records import Actor
 from bot.executor import Executor
-from bot.service import Service
 from bot.store.db import Store
-from tests import secret_key
+from tests import rig as shared_rig
 from tests.executor.scripted import ScriptedCluster
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "profiles" / "examples"
@@ -53,35 +51,50 @@ class RecordingReporter:
 
 
 class Rig:
+    """The executor and the use cases over a scripted cluster, no Slack: what the executor asked to
+    show is recorded. Built by the shared composition root (tests/rig.py)."""
+
     def __init__(self, tmp_path: Path, *, reporter_fails: bool = False) -> None:
         from bot import main
 
-        self.store = Store(str(tmp_path / "app.db"), sealer=secret_key.sealer())
-        self.catalog = catalog_files.load()
+        self.tmp_path = tmp_path
         self.cluster = ScriptedCluster()
-        self.reporter = RecordingReporter(self.store, fail=reporter_fails)
-        self.pool = ThreadPoolExecutor(max_workers=2)
+        self.reporter_fails = reporter_fails
         self.passwords = iter(f"pw-{i:04d}-s3cr3t-value" for i in range(1000))
-        self.executor = Executor(
-            self.store,
-            self.catalog,
-            lambda name: self.cluster,
-            main.chart_renderer(main.Settings.from_env().helm_bin),
-            self.reporter,
-            self.pool,
-            wait_timeout=5,
+        self.charts = main.chart_renderer(main.Settings.from_env().helm_bin)
+        self._reporter: RecordingReporter | None = None
+        self._boot()
+        self.actor = Actor(user="U1", channel="C1", user_name="alice")
+
+    def _boot(self) -> None:
+        def reporter(store: Store) -> RecordingReporter:
+            # One reporter for the rig's lifetime: a restart keeps recording into it.
+            if self._reporter is None:
+                self._reporter = RecordingReporter(store, fail=self.reporter_fails)
+            self._reporter.store = store
+            return self._reporter
+
+        self.bot = shared_rig.build(
+            self.tmp_path,
+            connect=lambda name: self.cluster,
+            charts=self.charts,
+            reporter=reporter,
             password=lambda: next(self.passwords),
         )
-        self.service = Service(
-            store=self.store,
-            catalog=self.catalog,
-            config=__import__("bot.core.policy", fromlist=["load"]).load(
-                "clusters:\n  dev-cluster: {context: dev}\n"
-            ),
-            charts=self.executor.charts,
-            executor=self.executor,
-        )
-        self.actor = Actor(user="U1", channel="C1", user_name="alice")
+        assert self.bot.executor is not None
+        self.store, self.service, self.executor = self.bot.store, self.bot.service, self.bot.executor
+        self.catalog = self.service.catalog
+        self.pool = self.bot.runs
+
+    @property
+    def reporter(self) -> RecordingReporter:
+        assert self._reporter is not None
+        return self._reporter
+
+    def restart(self) -> Executor:
+        """A restarted bot over the same database file, cluster and reporter (nothing resumed yet)."""
+        self._boot()
+        return self.executor
 
     def create(self, name: str = "counter-app.yaml", **replace: str) -> Any:
         text = (EXAMPLES / name).read_text()

@@ -13,7 +13,6 @@ import pytest
 from bot.core.commands import DeployRequest
 from bot.core.ports import ClusterError
 from bot.core.readiness import FailFast
-from bot.executor import Executor
 from tests.executor.conftest import Rig
 
 
@@ -123,18 +122,9 @@ def test_resume_continues_from_the_last_completed_tier(tmp_path: Path) -> None:
     rig.store.update_run(run_id, status="running", error=None)
     rig.cluster.release("Deployment", "counter-app-api")
     calls_before = len(rig.cluster.calls)
-    # A new executor (a restarted bot) over the same store and cluster.
-    restarted = Executor(
-        rig.store,
-        rig.catalog,
-        lambda n: rig.cluster,
-        rig.executor.charts,
-        rig.reporter,
-        rig.pool,
-        wait_timeout=5,
-    )
+    # A restarted bot (a new executor) over the same database file, cluster and reporter.
+    restarted = rig.restart()
     assert restarted.resume() == 1
-    rig.executor = restarted
     rig.wait_idle()
     run = rig.store.get_run(run_id)
     assert run.status == "succeeded", run.error

@@ -1,9 +1,11 @@
-"""Fixtures for the secret-leak suite: the existing rigs, reused unchanged.
+"""Fixtures for the secret-leak suite: the shared rigs, reused unchanged.
 
-- Slack: the real Bolt app over HTTP, a fake Slack Web API on loopback (tests/slack/conftest.py).
+- Slack: `slack` / `store` / `service` (tests/rig.py, exposed by tests/conftest.py): the real Bolt
+  app, signed requests dispatched in-process, a fake Slack Web API on loopback.
 - Executor: the real executor over a scripted cluster (tests/executor/conftest.py).
-- World: Bolt + SlackReporter + executor + scripted cluster, as main.build_bot wires them
+- World: Bolt + SlackReporter + executor + scripted cluster, as production wires them
   (tests/approvals/conftest.py).
+All three are built by the one composition root, tests/rig.py `build()`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import pytest
 
 from tests.approvals.conftest import make_world  # noqa: F401  (fixture)
 from tests.executor.conftest import Rig
-from tests.slack.conftest import bolt, executor, fake, http_url, service, slack, store  # noqa: F401
 
 
 @pytest.fixture

@@ -1,30 +1,19 @@
-"""The whole bot as main.build_bot wires it (Bolt app, SlackReporter, executor, scripted cluster):
+"""The whole bot as production wires it (tests/rig.py build: Bolt app, SlackReporter, executor, scripted cluster):
 everything sent to Slack over a deploy — plan, approval card, progress message and its updates,
 thread details, replies to `status`, `outputs`, `deployments`, `audit` — and the log."""
 
 from __future__ import annotations
 
 import logging
-import time
+import re
 from typing import Any
 
 import pytest
 
 from bot.core.ports import ClusterError
-from bot.core.records import Run
-from bot.service import Service
 from tests.approvals.conftest import APPROVER_A, PROD_CHANNEL, REQUESTER, World, card_value, text_of
+from tests.rig import SlackDriver
 from tests.security.secrets_data import AWS_SECRET, PROFILE, dump, leaked
-from tests.slack.conftest import SlackDriver
-
-
-def wait_run(service: Service, run_id: int, *statuses: str, timeout: float = 10.0) -> Run:
-    deadline = time.monotonic() + timeout
-    while True:
-        run = service.store.get_run(run_id)
-        if run.status in statuses or time.monotonic() > deadline:
-            return run
-        time.sleep(0.05)
 
 
 def sent(world: World) -> str:
@@ -48,7 +37,7 @@ def test_an_approved_deploy_and_every_follow_up_command_show_no_secret(
 ) -> None:
     caplog.set_level(logging.INFO)
     world: World = make_world()
-    service, driver = world.boot()
+    _service, driver = world.boot()
     _create(world, driver, PROD_CHANNEL)
     since = len(world.fake.calls)
     assert (
@@ -68,7 +57,7 @@ def test_an_approved_deploy_and_every_follow_up_command_show_no_secret(
         user=APPROVER_A,
         channel=PROD_CHANNEL,
     )
-    run = wait_run(service, run_id, "succeeded", "failed")
+    run = world.run_ended(run_id)
     assert run.status == "succeeded", run.error
     for text, contains in [
         ("outputs shop", "Outputs of shop"),
@@ -91,7 +80,7 @@ def test_a_failed_deploy_shows_no_user_given_secret_in_slack(
 ) -> None:
     caplog.set_level(logging.INFO)
     world: World = make_world()
-    service, driver = world.boot()
+    _service, driver = world.boot()
     channel = "C0DEV"
     _create(world, driver, channel)
     world.cluster.faults[("apply", "Secret/vault-app-objects-credentials")] = ClusterError(
@@ -99,13 +88,12 @@ def test_a_failed_deploy_shows_no_user_given_secret_in_slack(
         f'"secrets-policy" denied the request: AWS_SECRET_ACCESS_KEY value {AWS_SECRET} looks like a live key',
         status=422,
     )
-    assert driver.command("deploy vault-app to dev-cluster", user=REQUESTER, channel=channel).status == 200
-    deadline = time.monotonic() + 10
-    while not service.store.find_deployments("vault-app") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    run = service.store.latest_run("dev-cluster", "vault-app")
-    assert run is not None
-    run = wait_run(service, run.id, "failed", "succeeded")
+    reply = driver.command("deploy vault-app to dev-cluster", user=REQUESTER, channel=channel)
+    assert reply.status == 200
+    started = driver.answer(reply, "started")  # this deploy's own answer names its run
+    found = re.search(r"run #(\d+)", text_of(started))
+    assert found, text_of(started)
+    run = world.run_ended(int(found.group(1)))
     assert run.status == "failed"
     _ask(world, driver, "status vault-app", channel, "Status")
     _ask(world, driver, "audit 50", channel, "audit entries")

@@ -17,7 +17,7 @@ from sandbox.kube import SimCluster
 from sandbox.slack_api import FakeSlack
 from tests.e2e.bot_process import SECRET, BotProcess
 from tests.helm import HELM, needs_helm
-from tests.slack.conftest import SlackDriver
+from tests.rig import SlackDriver
 
 pytestmark = pytest.mark.slow
 DEPLOYER = "U0DEPLOYER"
@@ -104,7 +104,7 @@ def world(
     bot = BotProcess(tmp_path, fake, {"dev": cluster}, config(charts))
     try:
         bot.start()
-        yield SlackDriver(bot.url, fake, secret=SECRET), cluster, fake
+        yield SlackDriver.over_http(bot.url, fake, secret=SECRET), cluster, fake
     finally:
         bot.stop()
         cluster.stop()

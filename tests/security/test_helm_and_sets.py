@@ -13,7 +13,7 @@ from bot.core.errors import UserError
 from bot.kube import helm
 from sandbox.slack_api import FakeSlack
 from tests.helm import needs_helm
-from tests.slack.conftest import SlackDriver
+from tests.rig import SlackDriver
 
 SECRET = "Vault-R00t-Tok3n-9xq"
 

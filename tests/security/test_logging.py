@@ -11,8 +11,8 @@ import pytest
 from bot import main
 from bot.kube.cluster import _api_message
 from sandbox.slack_api import FakeSlack
+from tests.rig import SlackDriver
 from tests.security.secrets_data import PROFILE, leaked
-from tests.slack.conftest import SlackDriver
 
 BOT_TOKEN = "xoxb-1111-2222-SeCrEtBoTtOkEn"
 SIGNING = "8f14e45fceea167a5a36dedd4bea2543"

@@ -10,6 +10,7 @@ from bot.service import Service
 from bot.slack import blocks
 from bot.store.db import Store
 from sandbox.slack_api import Call, FakeSlack
+from tests.rig import CHANNEL, SlackDriver
 from tests.security.secrets_data import (
     PG_PASSWORD,
     PG_PASSWORD_V2,
@@ -17,7 +18,6 @@ from tests.security.secrets_data import (
     dump,
     leaked,
 )
-from tests.slack.conftest import CHANNEL, SlackDriver
 
 
 def sent(fake: FakeSlack, since: int = 0) -> str:

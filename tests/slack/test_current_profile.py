@@ -13,7 +13,8 @@ from bot.service import Service
 from bot.slack import blocks
 from bot.store.db import Store
 from sandbox.slack_api import FakeSlack
-from tests.slack.conftest import CHANNEL, PROFILE_YAML, SlackDriver
+from tests.rig import CHANNEL, SlackDriver
+from tests.slack.conftest import PROFILE_YAML
 
 OTHER_YAML = PROFILE_YAML.replace("name: counter-app", "name: other-app")
 PERSON_A = "U0AAA"

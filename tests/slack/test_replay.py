@@ -11,14 +11,19 @@ from urllib.parse import urlencode
 import pytest
 
 from sandbox.slack_api import FakeSlack
-from tests.slack.conftest import SlackDriver
+from tests.rig import SlackDriver
 
 
 def _uses(fake: FakeSlack) -> int:
     return sum("current profile" in json.dumps(c.params) for c in fake.calls_to("chat.postMessage"))
 
 
-def test_the_same_signed_request_twice_runs_once(slack: SlackDriver, fake: FakeSlack) -> None:
+@pytest.mark.parametrize("transport", ["slack", "slack_http"])
+def test_the_same_signed_request_twice_runs_once(
+    transport: str, fake: FakeSlack, request: pytest.FixtureRequest
+) -> None:
+    # Over HTTP too: the retry headers cross the WSGI layer (HTTP_X_SLACK_RETRY_NUM) first.
+    slack: SlackDriver = request.getfixturevalue(transport)
     slack.posted(slack.command("create ```name: once\ntiers: [{name: a, type: redis}]\n```"), "once@1.0.0")
     before = _uses(fake)
     # `use` posts in the channel every time it runs: a visible count of executions.
@@ -41,10 +46,11 @@ def test_the_same_signed_request_twice_runs_once(slack: SlackDriver, fake: FakeS
     assert _uses(fake) == before + 2  # the first `use` and the last one, nothing in between
 
 
-def test_a_body_that_is_not_utf8_gets_a_clear_400(slack: SlackDriver, fake: FakeSlack) -> None:
+def test_a_body_that_is_not_utf8_gets_a_clear_400(slack_http: SlackDriver, fake: FakeSlack) -> None:
+    # The WSGI layer refuses it before Bolt (serve.make_wsgi): an HTTP-layer test.
     # Raw bytes, as a broken proxy would send them (the driver itself always sends UTF-8).
     req = urllib.request.Request(
-        slack.url,
+        slack_http.url,
         data=b"command=%2Fappprofile&text=\xff\xfe",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
         method="POST",

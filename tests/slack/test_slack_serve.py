@@ -1,4 +1,5 @@
-"""The WSGI wrapper: /healthz answers before Bolt; other paths are not Bolt's business."""
+"""The WSGI wrapper: /healthz answers before Bolt; other paths are not Bolt's business. These
+tests are about the HTTP layer, so they use real HTTP (`http_url`, `slack_http`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import urllib.request
 import pytest
 
 from bot.slack import serve
+from tests.rig import SlackDriver
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -34,6 +36,20 @@ def test_healthz_takes_no_posts(http_url: str) -> None:
         urllib.request.urlopen(req, timeout=5)
     info.value.close()
     assert info.value.code == 405
+
+
+def test_in_process_dispatch_answers_as_the_http_layer_does(
+    slack: SlackDriver, slack_http: SlackDriver
+) -> None:
+    # What the other tests rely on: a signed request dispatched in-process gets what the same
+    # request gets through waitress's WSGI layer and Bolt's adapter (acks and refusals alike).
+    for text in ("lsit", "use"):
+        direct, over_http = slack.command(text), slack_http.command(text)
+        assert direct.status == over_http.status == 200
+        assert direct.json() == over_http.json() and direct.json()["response_type"] == "ephemeral"
+    raw = "command=%2Fappprofile&text=help"
+    forged = {**slack.sign(raw), "X-Slack-Signature": "v0=" + "0" * 64}
+    assert slack.post(raw, forged).status == slack_http.post(raw, forged).status == 401
 
 
 def test_serve_health_runs_beside_socket_mode() -> None:

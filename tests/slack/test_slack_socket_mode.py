@@ -11,7 +11,8 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from bot.store.db import Store
 from sandbox.slack_api import FakeSlack
 from sandbox.slack_socket import FakeSocketMode, envelope
-from tests.slack.conftest import CHANNEL, PROFILE_YAML
+from tests.rig import CHANNEL
+from tests.slack.conftest import PROFILE_YAML
 
 
 @pytest.fixture
