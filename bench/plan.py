@@ -25,10 +25,10 @@ import yaml
 
 from bench import profiles
 from bench.common import Figure, helm_binary, rotated
-from bot import catalog_files
-from bot import main as wiring
+from bot import catalog_files, compose
 from bot.core import guardrails, plan, policy
 from bot.kube import kinds, schema
+from bot.settings import ClusterSettings
 
 ROUNDS = 5
 
@@ -97,7 +97,9 @@ def run() -> list[Figure]:
     catalog = catalog_files.load()
     target = plan.Target(cluster="dev-cluster", deployment="wide", user="bench")
     helm = helm_binary()
-    charts = wiring.chart_renderer(helm or "helm")  # the profile has no helm tier: never called
+    charts = compose.chart_renderer(
+        ClusterSettings(helm_bin=helm or "helm")
+    )  # the profile has no helm tier: never called
     guard = _guard()
 
     def ours() -> plan.Plan:

@@ -1,7 +1,7 @@
 """The bot as production composes it, on loopback: fake Slack Web API, Kubernetes emulator, waitress.
 
 `build_bot` is the ONE place that wires the bot for the benchmarks: it goes through
-`bot.main.build_bot` with the settings `appprofile serve` would read from its environment, so
+`bot.compose.compose` with the settings `appprofile serve` would read from its environment, so
 what is measured is the composition that runs in production. If the composition changes, only
 this function needs updating.
 """
@@ -55,9 +55,10 @@ class Bot:
 
 def build_bot(fake: FakeSlack, workdir: Path, *, kube_url: str | None = None) -> Bot:
     """The whole bot (Bolt app, service, executor with its SlackReporter), wired by
-    `bot.main.build_bot` from the settings `appprofile serve` reads, talking to `fake` and, when
+    `bot.compose.compose` from the settings `appprofile serve` reads, talking to `fake` and, when
     `kube_url` is given, to the cluster `dev-cluster` at that URL (no approval)."""
-    from bot import main
+    from bot import compose, main
+    from bot.settings import Settings
 
     kubeconfig = workdir / "kubeconfig.yaml"
     server = kube_url or "http://127.0.0.1:9"  # never contacted when no cluster is given
@@ -87,10 +88,9 @@ def build_bot(fake: FakeSlack, workdir: Path, *, kube_url: str | None = None) ->
         "HELM_BIN": helm_binary() or "helm",
         "PATH": os.environ.get("PATH", ""),
     }
-    settings = main.Settings.from_env(env)
-    app, service, executor = main.build_bot(settings)
-    bot = Bot(app=app, service=service, executor=executor)
-    main.start_background(service, executor, bot.stop)
+    composed = compose.compose(Settings.from_env(env))
+    bot = Bot(app=composed.app, service=composed.service, executor=composed.executor)
+    main.start_background(composed, bot.stop)
     return bot
 
 

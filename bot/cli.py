@@ -13,8 +13,9 @@ from typing import Any
 import yaml
 
 from bot import catalog_files, main
+from bot import compose as composition
 from bot.core import model, plan, policy, validate
-from bot.core.errors import UserError
+from bot.core.errors import OperatorError, UserError
 
 log = logging.getLogger("appprofile.cli")
 
@@ -61,7 +62,7 @@ def _deployment_name(value: str | None, profile: model.Profile) -> str:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    settings = main.Settings.from_env()
+    settings = main.settings_from_env()
     catalog = catalog_files.load()
     profile = validate.profile(model.parse_mapping(_read(args.file)), catalog)
     target = plan.Target(cluster=args.cluster, deployment=_deployment_name(args.name, profile), user="cli")
@@ -71,7 +72,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         profile,
         catalog,
         target,
-        charts=main.chart_renderer(settings.helm_bin),
+        charts=composition.chart_renderer(settings.clusters),
         sets=_sets(args.set),
         check=schema.problems,
         guard=_offline_guard(args),
@@ -93,7 +94,7 @@ def _sets(items: list[str] | None) -> dict[str, str]:
 
 
 def _service() -> Any:
-    return main.build_service(main.Settings.from_env())
+    return composition.compose_offline(main.settings_from_env())
 
 
 def _actor() -> Any:
@@ -186,14 +187,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    return main.serve(main.Settings.from_env())
+    return main.serve(main.settings_from_env())
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
     from bot.store.db import store_from_url
 
-    settings = main.Settings.from_env()
-    store = store_from_url(settings.database_url or settings.db, migrate=False)
+    store = store_from_url(main.settings_from_env().store.location, migrate=False)
     try:
         before, after = store.migrate()
     finally:
@@ -213,7 +213,7 @@ def cmd_db_copy(args: argparse.Namespace) -> int:
             "write it as postgresql://USER:PASSWORD@HOST:5432/DATABASE",
         )
     # The source is the SQLite file of this install (APPPROFILE_DB), whatever else is configured.
-    source = store_from_url(main.Settings.from_env().db)
+    source = store_from_url(main.settings_from_env().store.db)
     target = store_from_url(args.to)
     try:
         counts = copy.copy_store(source, target)
@@ -304,7 +304,8 @@ def main_cli(argv: list[str] | None = None) -> int:
     main.setup_logging()
     try:
         return int(args.fn(args))
-    except UserError as exc:
+    except (UserError, OperatorError) as exc:
+        # At the CLI the person is the operator: an operator error is theirs to fix, said in full.
         print(f"error: {cli_text(exc.message)}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {cli_text(exc.hint)}", file=sys.stderr)

@@ -11,24 +11,32 @@ import functools
 import logging
 import secrets as secrets_mod
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor as PoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.core import holes, plan, render, secrets
+from bot.core import errors, holes, plan, ports, render, secrets
 from bot.core.catalog import Catalog
-from bot.core.errors import NotFound, UserError
+from bot.core.errors import DeployError, NotFound, PermanentDeployError
+from bot.core.events import (
+    ApprovalChanged,
+    Event,
+    RunFinished,
+    RunQueued,
+    RunStarted,
+    TierApplying,
+    TierFailed,
+    TierReady,
+    TierWaiting,
+)
 from bot.core.model import Profile
-from bot.core.ports import Cluster, ClusterError, ObjectRef, Reporter
+from bot.core.ports import Cluster, ClusterError, ObjectRef
 from bot.core.readiness import FailFast
 from bot.core.records import Run, RunKind, TierState, VersionRecord
 from bot.core.secrets import MASK, redact
-
-if TYPE_CHECKING:
-    from bot.service import DeployTicket
-    from bot.store.db import Store
+from bot.core.tickets import DeployTicket
+from bot.publisher import Publisher
 
 log = logging.getLogger("appprofile.executor")
 
@@ -62,28 +70,27 @@ def _inv_key(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
     return (api, str(item.get("kind")), str(item.get("namespace") or ""), str(item.get("name")))
 
 
+def _retold(exc: ClusterError, message: str, detail: str) -> ClusterError:
+    """The same failure (permanent or temporary, with its Retry-After), said for this run."""
+    return ClusterError(message, status=exc.status, hint=detail, retry_after=exc.retry_after)
+
+
 def kind_rank(obj: Mapping[str, Any]) -> int:
     kind = str(obj.get("kind", ""))
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
 
 
-class RunFailed(Exception):
-    def __init__(self, message: str, detail: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.detail = detail
-
-
 class Executor:
     def __init__(
         self,
-        store: Store,
+        store: ports.Repositories,
         catalog: Catalog,
         connect: Callable[[str], Cluster],
         charts: plan.ChartRenderer,
-        reporter: Reporter,
+        publisher: Publisher,
         pool: PoolExecutor,
         *,
+        clock: ports.Clock,
         wait_timeout: float = 600.0,
         fail_fast: FailFast | None = None,
         guards: Callable[[str], plan.Guard] | None = None,
@@ -94,7 +101,8 @@ class Executor:
         self.catalog = catalog
         self.connect = connect
         self.charts = charts
-        self.reporter = reporter
+        self.publisher = publisher
+        self.clock = clock
         self.pool = pool
         self.wait_timeout = wait_timeout
         # When a pod state that needs a person fails a tier (instead of the wait timeout).
@@ -109,6 +117,8 @@ class Executor:
         # Per run: every secret value known so far (given, generated, read back), scrubbed from
         # anything a person sees: failure messages, thread details, outputs, the audit log.
         self._hidden: dict[int, set[str]] = {}
+        # Per run: a failure's full text, shown with the run's finish (in the message's thread).
+        self._details: dict[int, str] = {}
 
     # -- requests --------------------------------------------------------------------------
 
@@ -124,8 +134,6 @@ class Executor:
         awaiting_approval: bool = False,
         expires_in: float | None = None,
     ) -> DeployTicket:
-        from bot.service import DeployTicket
-
         dep = self.store.get_deployment(p.cluster, p.deployment)
         if dep is None or dep.status == "deleted":
             dep = self.store.upsert_deployment(
@@ -145,7 +153,7 @@ class Executor:
             plan=p.model_dump(mode="json"),
             tiers=[TierState(name=t.name, state="pending") for t in p.tiers],
             options={"set": dict(sets)},
-            expires_at=self.store.timestamp(expires_in) if expires_in is not None else None,
+            expires_at=self.clock.timestamp(expires_in) if expires_in is not None else None,
         )
         self.store.audit(
             user, channel, kind, f"{rec.name}@{rec.version} → {p.cluster}/{p.deployment}", "requested"
@@ -154,7 +162,7 @@ class Executor:
         if not awaiting_approval:
             position = self.store.queue_position(run.id)
             # The plan is in the channel before anything runs, and a queued run shows its place.
-            self._post(run.id)
+            self.publisher.publish(RunQueued, run.id)
             self.kick(p.cluster, p.deployment)
         return DeployTicket(
             run_id=run.id, plan=p, queued_position=position, awaiting_approval=awaiting_approval
@@ -211,11 +219,11 @@ class Executor:
             plan=teardown,
             tiers=[],
             options={"purge": purge},
-            expires_at=self.store.timestamp(expires_in) if expires_in is not None else None,
+            expires_at=self.clock.timestamp(expires_in) if expires_in is not None else None,
         )
         self.store.audit(user, channel, "delete", f"{dep.cluster}/{dep.name}", "requested", f"purge={purge}")
         if not awaiting_approval:
-            self._post(run.id)
+            self.publisher.publish(RunQueued, run.id)
             self.kick(dep.cluster, dep.name)
         return run.id
 
@@ -257,66 +265,65 @@ class Executor:
             # Runs still waiting behind this one moved up: show their new place.
             for waiting in self.store.runs_with_status("queued"):
                 if (waiting.cluster, waiting.deployment) == key:
-                    self._safe(self.reporter.changed, waiting.id)
+                    self.publisher.publish(RunQueued, waiting.id)
 
     def _execute(self, run: Run) -> None:
         log.info("run started", extra={"run_id": run.id, "kind": run.kind, "cluster": run.cluster})
         try:
-            if run.message_ts is None:
-                run = self._post(run.id)
-            else:
-                self._safe(self.reporter.changed, run.id)
+            run = self.publisher.publish(RunStarted, run.id) or run
             if run.kind == "delete":
                 self._teardown(run)
             else:
                 self._deploy(run)
-        except RunFailed as exc:
-            self._fail(run.id, exc.message, exc.detail)
-        except (UserError, ClusterError) as exc:
-            self._fail(run.id, exc.message, getattr(exc, "hint", None) or "")
-        except Exception:
-            incident = uuid.uuid4().hex[:8]
-            log.exception("run crashed", extra={"run_id": run.id, "incident": incident})
-            self._fail(run.id, f"internal error (incident {incident})", "")
+        except Exception as exc:  # every failure ends the run, said as the error tree says it
+            self._fail_with(run.id, exc)
         finally:
+            detail = self._details.pop(run.id, "")
             self._hidden.pop(run.id, None)
-            self._safe(self.reporter.finished, run.id)
+            self.publisher.publish(RunFinished, run.id, detail=detail)
             if self.store.get_run(run.id).approval_ts:
-                self._safe(self.reporter.approval, run.id)
+                self.publisher.publish(ApprovalChanged, run.id)
 
-    def _post(self, run_id: int) -> Run:
-        """Post the run's progress message once; remember where it is so updates edit it."""
-        posted = None
-        try:
-            posted = self.reporter.started(run_id)
-        except Exception:
-            log.warning("posting the progress message failed", extra={"run_id": run_id}, exc_info=True)
-        if posted:
-            return self.store.update_run(run_id, channel=posted[0], message_ts=posted[1])
-        return self.store.get_run(run_id)
-
-    def _safe(self, fn: Callable[..., None], *args: Any) -> None:
-        # Slack being down (429, 5xx) must never fail a deploy.
-        try:
-            fn(*args)
-        except Exception:
-            log.warning("progress report failed", exc_info=True)
-
-    def _set_tier(self, run_id: int, index: int, **fields: Any) -> Run:
+    def _set_tier(
+        self,
+        run_id: int,
+        index: int,
+        event: type[Event],
+        *,
+        shown: dict[str, str] | None = None,
+        **fields: Any,
+    ) -> Run:
         run = self.store.get_run(run_id)
         tiers = list(run.tiers)
         tiers[index] = tiers[index].model_copy(update=fields)
         run = self.store.update_run(run_id, tiers=tiers)
-        self._safe(self.reporter.changed, run_id)
+        tier = tiers[index]
+        extra: dict[str, Any] = {"tier": tier.name}
+        if event is TierWaiting:
+            extra["reason"] = tier.message
+        if shown is not None:
+            extra["outputs"] = shown
+        self.publisher.publish(event, run_id, **extra)
         return run
+
+    def _fail_with(self, run_id: int, exc: Exception) -> None:
+        seen = errors.shown(exc, lambda: uuid.uuid4().hex[:8])
+        if seen.log:
+            log.error(
+                "run failed: %s", seen.kind, extra={"run_id": run_id, "incident": seen.incident}, exc_info=exc
+            )
+        detail = exc.detail if isinstance(exc, DeployError) and exc.detail else (seen.hint or "")
+        self._fail(run_id, seen.text, detail)
 
     def _fail(self, run_id: int, message: str, detail: str) -> None:
         hidden = self._hidden.get(run_id, set())
         message, detail = redact(message, hidden), redact(detail, hidden)
         run = self.store.get_run(run_id)
+        now = self.clock.now()
+        failed = [t.name for t in run.tiers if t.state in ("applying", "waiting")]
         tiers = [
-            t.model_copy(update={"state": "failed", "finished_at": time.time(), "message": message[:300]})
-            if t.state in ("applying", "waiting")
+            t.model_copy(update={"state": "failed", "finished_at": now, "message": message[:300]})
+            if t.name in failed
             else t
             for t in run.tiers
         ]
@@ -326,8 +333,9 @@ class Executor:
         self.store.audit(
             run.requested_by, run.channel, run.kind, f"{run.cluster}/{run.deployment}", "failed", message
         )
-        if detail:
-            self._safe(self.reporter.detail, run_id, detail)
+        for name in failed:
+            self.publisher.publish(TierFailed, run_id, tier=name, message=message[:300])
+        self._details[run_id] = detail
 
     # -- deploy ----------------------------------------------------------------------------
 
@@ -336,7 +344,7 @@ class Executor:
         cluster = self.connect(run.cluster)
         p = self._plan_for(run, profile)
         target = plan.Target(cluster=run.cluster, deployment=run.deployment, user=run.requested_by)
-        guard = self.guards(run.cluster) if self.guards is not None else None
+        guard = self.guards(run.cluster).once() if self.guards is not None else None
         if guard is not None:
             plan.enforce(p.tiers, target, guard)  # the cluster's rules as they are now
         if run.deployment_id is not None:
@@ -352,21 +360,29 @@ class Executor:
                 outputs[tp.name] = self._outputs(cluster, tp, outputs, hidden)
                 continue
             objs = self._filled(p, tp, outputs, generated, target, guard)
-            started = time.time()
-            self._set_tier(run.id, i, state="applying", started_at=started, message="")
-            self._namespace(cluster, tp, p)
+            started = self.clock.now()
+            self._set_tier(run.id, i, TierApplying, state="applying", started_at=started, message="")
+            self._namespace(cluster, tp, p, guard)
             self._apply_tier(run, tp.name, objs, cluster, hidden)
-            self._set_tier(run.id, i, state="waiting")
+            self._set_tier(run.id, i, TierWaiting, state="waiting")
             self._wait_tier(run.id, i, tp.name, objs, cluster, started + self.wait_timeout, hidden)
             outputs[tp.name] = self._outputs(cluster, tp, outputs, hidden)
             run = self.store.update_run(run.id, next_tier=i + 1)
-            self._set_tier(run.id, i, state="ready", finished_at=time.time(), message="")
+            self._set_tier(
+                run.id,
+                i,
+                TierReady,
+                state="ready",
+                finished_at=self.clock.now(),
+                message="",
+                shown=self._masked(run.id, tp, outputs[tp.name]),
+            )
         for change in reversed(p.changes):
             if change.action == "prune":
                 try:
                     cluster.delete(change.ref)
                 except ClusterError as exc:
-                    raise RunFailed(f"pruning {change.ref.label}: {exc.message}", exc.hint or "") from None
+                    raise _retold(exc, f"pruning {change.ref.label}: {exc.message}", exc.hint or "") from None
         self._succeed(run.id, p, outputs)
 
     def _plan_for(self, run: Run, profile: Profile) -> plan.Plan:
@@ -395,13 +411,13 @@ class Executor:
         if fresh.fingerprint == run.fingerprint:
             return fresh
         if run.approval_ts is not None:
-            raise RunFailed(
+            raise PermanentDeployError(
                 f"the plan changed since it was approved ({run.fingerprint[:12]} → {fresh.short_fingerprint}: "
                 f"{fresh.summary()})",
                 "the deployment changed while this request waited; request the deploy again for a new approval",
             )
         self.store.update_run(run.id, plan=fresh.model_dump(mode="json"), fingerprint=fresh.fingerprint)
-        self._safe(self.reporter.changed, run.id)
+        self.publisher.publish(RunStarted, run.id)  # the card now shows the fresh plan
         return fresh
 
     def _filled(
@@ -433,8 +449,8 @@ class Executor:
                 self._track(run, tier, obj, tracked)
                 cluster.apply(obj)
         except ClusterError as exc:
-            raise RunFailed(
-                f"{tier}: {redact(exc.message, hidden)}", redact(exc.hint or exc.message, hidden)
+            raise _retold(
+                exc, f"{tier}: {redact(exc.message, hidden)}", redact(exc.hint or exc.message, hidden)
             ) from None
 
     def _wait_tier(
@@ -453,7 +469,7 @@ class Executor:
             ref = ObjectRef.of(obj)
             result = cluster.wait_ready(
                 ref,
-                timeout=max(1.0, deadline - time.time()),
+                timeout=max(1.0, deadline - self.clock.now()),
                 on_progress=functools.partial(self._progress, run_id, index),
                 fail_fast=self.fail_fast,
             )
@@ -462,7 +478,7 @@ class Executor:
             why = redact(result.message or "no reason given", hidden)
             # The port's message carries neither the label nor a timeout: each is said once, here.
             head = ref.label if result.failed else f"{ref.label} not ready after {self.wait_timeout:g}s"
-            raise RunFailed(f"{tier}: {head}: {why.splitlines()[0]}", f"{head}: {why}")
+            raise PermanentDeployError(f"{tier}: {head}: {why.splitlines()[0]}", f"{head}: {why}")
 
     def _tracked(self, run: Run) -> set[tuple[str, str, str, str]]:
         dep = self.store.get_deployment(run.cluster, run.deployment)
@@ -492,7 +508,8 @@ class Executor:
 
     def _progress(self, run_id: int, index: int, message: str) -> None:
         # The line quotes pods (a container's waiting message): it may hold a secret like any error.
-        self._set_tier(run_id, index, message=redact(message, self._hidden.get(run_id, set()))[:200])
+        shown = redact(message, self._hidden.get(run_id, set()))[:200]
+        self._set_tier(run_id, index, TierWaiting, message=shown)
 
     def _generated(self, cluster: Cluster, tp: plan.TierPlan, hidden: set[str]) -> dict[str, str]:
         """Generated passwords: made once, kept in a Secret in the cluster (one of the tier's
@@ -504,8 +521,8 @@ class Executor:
         hidden.update(values.values())  # before anything can fail with them in its message
         return values
 
-    def _namespace(self, cluster: Cluster, tp: plan.TierPlan, p: plan.Plan) -> None:
-        owner = cluster.namespace_owner(tp.namespace)
+    def _namespace(self, cluster: Cluster, tp: plan.TierPlan, p: plan.Plan, guard: plan.Guard | None) -> None:
+        owner = guard.owner(tp.namespace) if guard is not None else cluster.namespace_owner(tp.namespace)
         if not owner.exists or owner.managed:
             # A namespace appprofile did not create (opened by guardrails.namespaces) is written
             # into, never labelled: its labels stay its owner's.
@@ -528,7 +545,9 @@ class Executor:
                 name = str(holes.fill_value(spec.secret["name"], tp.holes, below, tier=tp.name))
                 data = cluster.read_secret(tp.namespace, name) or {}
                 if spec.secret["key"] not in data:
-                    raise RunFailed(f"{where}: Secret {tp.namespace}/{name} has no key {spec.secret['key']}")
+                    raise PermanentDeployError(
+                        f"{where}: Secret {tp.namespace}/{name} has no key {spec.secret['key']}"
+                    )
                 value: Any = data[spec.secret["key"]]
                 hidden.add(str(value))
             elif spec.service is not None:
@@ -554,7 +573,7 @@ class Executor:
     ) -> str:
         svc = services(ns, name)
         if svc is None:
-            raise RunFailed(f"{where}: Service {ns}/{name} does not exist")
+            raise PermanentDeployError(f"{where}: Service {ns}/{name} does not exist")
         if field == "host":
             return f"{name}.{ns}.svc.cluster.local"
         if field == "port":
@@ -564,19 +583,15 @@ class Executor:
         key = "ip" if field == "externalIP" else "hostname"
         return str(ingress[0].get(key) or "") if ingress else ""
 
-    def _succeed(self, run_id: int, p: plan.Plan, outputs: dict[str, dict[str, Any]]) -> None:
-        secret = {
-            tp.name: {k for s in tp.outputs if s.sensitive for k in (s.name, *s.aliases)} for tp in p.tiers
-        }
+    def _masked(self, run_id: int, tp: plan.TierPlan, values: Mapping[str, Any]) -> dict[str, str]:
+        """A tier's outputs as people see them: secret outputs masked, and secrets scrubbed from
+        the rest (a DSN built from a password)."""
+        secret = {k for s in tp.outputs if s.sensitive for k in (s.name, *s.aliases)}
         hidden = self._hidden.get(run_id, set())
-        shown = {
-            # A non-secret output may still be built from a secret (a DSN with the password in it).
-            tier: {
-                k: (MASK if k in secret.get(tier, set()) else redact(str(v), hidden))
-                for k, v in values.items()
-            }
-            for tier, values in outputs.items()
-        }
+        return {k: (MASK if k in secret else redact(str(v), hidden)) for k, v in values.items()}
+
+    def _succeed(self, run_id: int, p: plan.Plan, outputs: dict[str, dict[str, Any]]) -> None:
+        shown = {tp.name: self._masked(run_id, tp, outputs[tp.name]) for tp in p.tiers if tp.name in outputs}
         # The deployment first, the run's terminal status last: whoever sees the run succeeded
         # (a waiting test, `status`, a resumed bot) sees the deployment as it now is.
         run = self.store.get_run(run_id)
@@ -612,7 +627,7 @@ class Executor:
     def _teardown(self, run: Run) -> None:
         dep = self.store.get_deployment(run.cluster, run.deployment)
         if dep is None:
-            raise RunFailed(f"deployment {run.deployment} on {run.cluster} no longer exists")
+            raise PermanentDeployError(f"deployment {run.deployment} on {run.cluster} no longer exists")
         cluster = self.connect(run.cluster)
         purge = bool(run.options.get("purge"))
         self.store.update_deployment(dep.id, status="deleting")
@@ -623,7 +638,9 @@ class Executor:
         states = [TierState(name=t, state="pending") for t in reversed(tiers_in_order)]
         self.store.update_run(run.id, tiers=states)
         for i, tier in enumerate(reversed(tiers_in_order)):
-            self._set_tier(run.id, i, state="applying", started_at=time.time(), message="deleting")
+            self._set_tier(
+                run.id, i, TierApplying, state="applying", started_at=self.clock.now(), message="deleting"
+            )
             items = [it for it in dep.inventory if it["tier"] == tier]
             for it in sorted(items, key=kind_rank, reverse=True):
                 if render.kept_without_purge(it["kind"], it["name"]) and not purge:
@@ -632,7 +649,7 @@ class Executor:
                     api_version=it["apiVersion"], kind=it["kind"], name=it["name"], namespace=it["namespace"]
                 )
                 cluster.delete(ref)
-            self._set_tier(run.id, i, state="deleted", finished_at=time.time(), message="")
+            self._set_tier(run.id, i, TierReady, state="deleted", finished_at=self.clock.now(), message="")
         # Anything else labelled as ours (e.g. applied by a run that crashed before recording it).
         tracked = {_inv_key(it) for it in dep.inventory}
         for ref in cluster.list_owned(dep.name):

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core import approvals, model, plan, policy, secrets, validate
+from bot.core import approvals, model, plan, policy, ports, secrets, validate
 from bot.core.catalog import Catalog, ServiceType
 from bot.core.commands import USAGE, DeployRequest
 from bot.core.errors import Conflict, Forbidden, NotFound, UserError
+from bot.core.events import ApprovalChanged
 from bot.core.records import (
     Actor,
     AuditEntry,
@@ -28,20 +29,11 @@ from bot.core.records import (
     VersionKind,
     VersionRecord,
 )
+from bot.core.tickets import DeployTicket
 
 if TYPE_CHECKING:
     from bot.executor import Executor
-    from bot.store.db import Store
-
-
-class DeployTicket(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    run_id: int | None
-    plan: plan.Plan
-    queued_position: int = 0
-    awaiting_approval: bool = False
-    preview_only: bool = False
+    from bot.publisher import Publisher
 
 
 class DeploymentView(BaseModel):
@@ -70,15 +62,18 @@ class DeleteTarget(BaseModel):
     purge: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Service:
-    store: Store
+    store: ports.Repositories
     catalog: Catalog
     config: policy.Config
     charts: plan.ChartRenderer
+    clock: ports.Clock
     # Slack usergroups a user belongs to (for access lists and approvers); empty without Slack.
     groups_of: Callable[[str], set[str]] = field(default=lambda _user: set())
+    # The run loop and where approval cards are shown; both None in an offline service (the CLI).
     executor: Executor | None = None
+    publisher: Publisher | None = None
     # Schema check of every rendered object while planning (bot.kube.schema in production).
     check: plan.SchemaCheck | None = None
     # The cluster's guardrails and the ports they need (scope from discovery, namespace owners).
@@ -170,7 +165,7 @@ class Service:
         validate.profile(profile, self.catalog)
         if secrets.given_values(profile, self.catalog) or secrets.manifest_secrets(profile):
             # Stored only sealed (APPPROFILE_SECRET_KEY); never in clear text.
-            self.store.sealer.require(f"a secret value in {profile.ref}")
+            self.store.require_sealing(f"a secret value in {profile.ref}")
         rec = self.store.create_version(
             profile, actor=actor.user, channel=actor.channel, kind=kind, source=source, text=text
         )
@@ -415,7 +410,7 @@ class Service:
         older = self.store.pending_approval_run(dep.cluster, dep.name)
         run_id = self._request_teardown(actor, dep, purge=purge, expires_in=float(rule.expires_after))
         self._supersede(actor, older, run_id)
-        self.executor.reporter.approval(run_id)
+        self._card(run_id)
         return f"Deleting {name} on {dep.cluster} needs approval: the card is in the channel (run #{run_id})."
 
     def _request_teardown(
@@ -434,6 +429,11 @@ class Service:
             expires_in=expires_in,
         )
 
+    def _card(self, run_id: int) -> None:
+        """Post or redraw the run's approval card."""
+        if self.publisher is not None:
+            self.publisher.publish(ApprovalChanged, run_id)
+
     def _supersede(self, actor: Actor, older: Run | None, newer: int | None) -> None:
         """A newer request for the same deployment supersedes the pending one; its card says so."""
         if older is None or self.executor is None:
@@ -445,7 +445,7 @@ class Service:
         self.store.audit(
             actor.user, actor.channel, "reject", f"run #{older.id}", "superseded", f"by run #{newer}"
         )
-        self.executor.reporter.approval(older.id)
+        self._card(older.id)
 
     # -- deploying -------------------------------------------------------------------------
 
@@ -520,7 +520,7 @@ class Service:
         )
         self._supersede(actor, older, ticket.run_id)
         if ticket.run_id is not None:
-            self.executor.reporter.approval(ticket.run_id)
+            self._card(ticket.run_id)
         return ticket
 
     # -- approvals -------------------------------------------------------------------------
@@ -547,7 +547,7 @@ class Service:
                 user=actor.user,
                 groups=self.groups_of(actor.user),
                 card_fingerprint=card_fingerprint,
-                now_iso=self.store.timestamp(),
+                now_iso=self.clock.timestamp(),
             )
         except UserError as exc:
             self.store.audit(
@@ -581,13 +581,13 @@ class Service:
                 reply = "Approved; the deploy is starting."
         except UserError:
             reply = "This request was decided by someone else a moment ago."
-        self.executor.reporter.approval(run.id)
+        self._card(run.id)
         return reply
 
     def expire_due(self) -> list[int]:
         """Expire pending approvals whose time is up; rewrite their cards. Survives restarts:
         the deadline is in the store, and this runs at start-up and then periodically."""
-        now = self.store.timestamp()
+        now = self.clock.timestamp()
         expired: list[int] = []
         for run in self.store.runs_with_status("awaiting_approval"):
             if run.expires_at is None or run.expires_at > now:
@@ -604,7 +604,7 @@ class Service:
                 "expired",
             )
             if self.executor is not None:
-                self.executor.reporter.approval(run.id)
+                self._card(run.id)
             expired.append(run.id)
         return expired
 

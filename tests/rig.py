@@ -14,14 +14,14 @@ the wire) use `slack_http`, the same driver over real HTTP to the WSGI app on lo
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import threading
 import time
 import urllib.error
 import urllib.request
 import weakref
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,17 +34,15 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from bot import catalog_files
+from bot import clock as clock_mod
+from bot import compose
 from bot.core import plan, policy
 from bot.core.ports import Cluster, Reporter
 from bot.core.records import Run
 from bot.executor import Executor
-from bot.main import referenced_groups
 from bot.service import Service
-from bot.slack import app as slack_app
+from bot.settings import RunSettings, Settings, SlackSettings, StoreSettings
 from bot.slack import serve
-from bot.slack.groups import UsergroupCache
-from bot.slack.progress import SlackReporter
 from bot.store.db import Store
 from sandbox.slack_api import Call, FakeSlack
 from tests import secret_key
@@ -66,19 +64,39 @@ def no_helm(*args: Any, **kwargs: Any) -> str:
 
 @dataclass
 class Bot:
-    """One bot as a test sees it. `executor` is None for a bot without clusters (deploys stop at the
-    plan preview); `app` and `client` are None for a bot without Slack (`fake=None`)."""
+    """One bot as a test sees it: what `compose` built, plus the fake Slack it talks to.
+    `executor` is None for a bot without clusters (deploys stop at the plan preview); `app` and
+    `client` are None for a bot without Slack (`fake=None`)."""
 
-    store: Store
-    service: Service
-    executor: Executor | None
-    app: App | None
-    client: WebClient | None
+    composed: compose.Bot
     fake: FakeSlack | None
     signing_secret: str
-    work: ThreadPoolExecutor  # the Bolt listeners' background jobs (build_app's `executor`)
-    runs: ThreadPoolExecutor  # the executor's runs
     _servers: list[tuple[WSGIServer, threading.Thread]] = field(default_factory=list)
+
+    @property
+    def store(self) -> Store:
+        return self.composed.store
+
+    @property
+    def service(self) -> Service:
+        return self.composed.service
+
+    @property
+    def executor(self) -> Executor | None:
+        return self.composed.executor
+
+    @property
+    def app(self) -> App | None:
+        return self.composed.app
+
+    @property
+    def client(self) -> WebClient | None:
+        return self.composed.client
+
+    @property
+    def runs(self) -> concurrent.futures.Executor:
+        assert self.executor is not None, "this bot was built without clusters (connect=None)"
+        return self.executor.pool
 
     def slack_app(self) -> App:
         assert self.app is not None, "this bot was built without Slack (fake=None)"
@@ -114,8 +132,17 @@ class Bot:
             server.server_close()
             thread.join(timeout=5)
         self._servers.clear()
-        self.work.shutdown(wait=True)
-        self.runs.shutdown(wait=True)
+        self.composed.close()
+
+
+class FnClock:
+    """A `ports.Clock` over a test's time function (approval expiry, tier timings)."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now = now
+
+    def timestamp(self, seconds_from_now: float = 0.0) -> str:
+        return clock_mod.iso(self.now() + seconds_from_now)
 
 
 def build(
@@ -125,8 +152,7 @@ def build(
     fake: FakeSlack | None = None,
     connect: Callable[[str], Cluster] | None = None,
     charts: plan.ChartRenderer | None = None,
-    reporter: Callable[[Store], Reporter] | None = None,
-    groups: Iterable[str] | None = None,
+    reporter: Reporter | None = None,
     clock: Callable[[], float] | None = None,
     wait_timeout: float = 5.0,
     password: Callable[[], str] | None = None,
@@ -135,67 +161,45 @@ def build(
     work_threads: int = 4,
     run_threads: int = 2,
 ) -> Bot:
-    """The bot as production wires it, over a sealed SQLite file in `tmp_path` (a second build
-    over the same `tmp_path` and `db` is a restart).
+    """The bot as production composes it (`bot.compose.compose`), over a sealed SQLite file in
+    `tmp_path` (a second build over the same `tmp_path` and `db` is a restart).
 
     - `config`: policy YAML or a loaded Config; default: one cluster, `dev-cluster`.
     - `fake`: the Slack Web API the client talks to; with it the Bolt app and (by default) the
-      SlackReporter are built. Without it there is no Slack at all (pass `reporter`).
-    - `connect`: cluster name → Cluster. Without it the bot has no executor: deploys stop at
+      SlackReporter are built, redrawing at once. Without it there is no Slack (pass `reporter`).
+    - `connect`: cluster name → Cluster. Without it the bot has no run loop: deploys stop at
       the plan preview.
     - `charts`: the helm renderer; default: none (a helm tier fails the test that renders it).
-    - `reporter`: store → Reporter, instead of the SlackReporter (which redraws at once here).
-    - `groups`: the usergroups membership is read for; default: those the config names, as
-      production does. Membership is never cached (ttl 0): every check asks the fake.
-    - `clock`: the store's clock (approval expiry); `password`: the generated-password source.
+    - `reporter`: instead of the SlackReporter. Usergroup membership is never cached (ttl 0).
+    - `clock`: the bot's clock (approval expiry, timings); `password`: generated passwords.
     """
     if isinstance(config, str):
         config = policy.load(config)
     elif config is None:
         config = policy.load(DEFAULT_CONFIG)
-    store = Store(tmp_path / db, now=clock or time.time, sealer=secret_key.sealer())
-    catalog = catalog_files.load()
-    client = slack_app.make_client(fake.bot_token, fake.base_url) if fake is not None else None
-    work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="rig-work")
-    runs = ThreadPoolExecutor(max_workers=run_threads, thread_name_prefix="rig-run")
-    service = Service(store=store, catalog=catalog, config=config, charts=charts or no_helm)
-    if client is not None:
-        service.groups_of = UsergroupCache(
-            client, referenced_groups(config) if groups is None else groups, ttl=0.0
-        )
-    executor = None
-    if connect is not None:
-        if reporter is not None:
-            shows: Reporter = reporter(store)
-        else:
-            assert client is not None, "a bot without Slack needs a reporter"
-            shows = SlackReporter(client, store, tally=service.approval_tally, min_interval=0.0)
-        executor = Executor(
-            store,
-            catalog,
-            connect,
-            service.charts,
-            shows,
-            runs,
-            wait_timeout=wait_timeout,
-        )
-        if password is not None:
-            executor.password = password
-        service.executor = executor
-    app = None
-    if client is not None:
-        app = slack_app.build_app(service, client=client, signing_secret=signing_secret, executor=work)
-    return Bot(
-        store=store,
-        service=service,
-        executor=executor,
-        app=app,
-        client=client,
-        fake=fake,
-        signing_secret=signing_secret,
-        work=work,
-        runs=runs,
+    settings = Settings(
+        slack=SlackSettings(
+            bot_token=fake.bot_token if fake is not None else None,
+            signing_secret=signing_secret,
+            api_url=fake.base_url if fake is not None else None,
+            redraw_interval=0.0,
+            usergroup_ttl=0.0,
+            workers=work_threads,
+        ),
+        store=StoreSettings(db=str(tmp_path / db), secret_key=secret_key.KEY),
+        runs=RunSettings(wait_timeout=wait_timeout, workers=run_threads),
     )
+    composed = compose.compose(
+        settings,
+        clock=FnClock(clock) if clock is not None else None,
+        connect=connect,
+        charts=charts or no_helm,
+        reporter=reporter,
+        password=password,
+        config=config,
+        deploys=connect is not None,
+    )
+    return Bot(composed=composed, fake=fake, signing_secret=signing_secret)
 
 
 # -- waiting for what a request caused ------------------------------------------------------------

@@ -8,6 +8,7 @@ this plan. A run applies these very objects with the holes filled; it never rend
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -382,6 +383,10 @@ class Guard(BaseModel):
     owner: Callable[[str], guardrails.Ownership]
     bot_namespace: str | None = None
 
+    def once(self) -> Guard:
+        """The same guard, asking the cluster about each namespace once (for one plan or run)."""
+        return self.model_copy(update={"owner": functools.cache(self.owner)})
+
 
 _RBAC_GROUP = "rbac.authorization.k8s.io"
 
@@ -485,6 +490,7 @@ def build(
     applied object); objects no longer rendered are pruned — only ours, only what this plan lists.
     """
     overrides = parse_sets(sets or {}, profile)
+    guard = guard.once() if guard is not None else None
     outputs: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (known_outputs or {}).items()}
     tiers: list[TierPlan] = []
     for tier in profile.tiers:

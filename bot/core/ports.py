@@ -1,12 +1,19 @@
-"""Ports: what the executor and the use cases need from the outside world.
+"""Ports: everything the use cases and the run loop need from the outside world.
 
-Adapters (`bot.kube`, `bot.store`, `bot.slack`) implement them; tests drive the executor
-through scripted implementations of the same protocols.
+    use cases, run loop ──▶ Profiles · Runs · Deployments · AuditLog   (bot.store)
+                        ──▶ Cluster                                   (bot.kube)
+                        ──▶ Charts                                    (bot.kube.helm)
+                        ──▶ Clock                                     (the entry point's)
+                        ──▶ Reporter  ◀── immutable events only       (bot.slack.progress)
+
+Adapters implement them and translate; nothing in here does I/O. Tests drive the use cases and
+the run loop through the same protocols (a scripted cluster, a recording reporter), and the
+scripted doubles pass the contract suites the real adapters pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -15,9 +22,25 @@ from pydantic import BaseModel, ConfigDict
 from bot.core.errors import ClusterError as ClusterError
 
 if TYPE_CHECKING:
-    # Annotation only: readiness builds on this module's `Readiness`, so a runtime import would loop.
+    # Annotation only: these modules build on this one (`Readiness`, `ObjectRef`), so a runtime
+    # import would loop; import-linter counts these imports all the same.
+    from bot.core.events import Event, Posted
     from bot.core.guardrails import Ownership
+    from bot.core.model import Profile
     from bot.core.readiness import FailFast
+    from bot.core.records import (
+        Approval,
+        AuditEntry,
+        Decision,
+        Deployment,
+        ProfileSummary,
+        Run,
+        RunKind,
+        RunStatus,
+        TierState,
+        VersionKind,
+        VersionRecord,
+    )
 
 
 class ObjectRef(BaseModel):
@@ -108,24 +131,148 @@ class Cluster(Protocol):
 
 
 class Reporter(Protocol):
-    """Where a run's progress is shown (a Slack message updated in place, or a log)."""
+    """Where runs are shown (a Slack message updated in place, or a log). It receives events and
+    answers only where it posted a new message; it never reads the store."""
 
-    def started(self, run_id: int) -> tuple[str, str] | None:
-        """Post the progress message for a run; return (channel, ts) to update later, if any."""
+    def publish(self, event: Event) -> Posted | None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch."""
         ...
 
-    def changed(self, run_id: int) -> None:
-        """The run's persisted state changed; redraw (the adapter may coalesce redraws)."""
+    def timestamp(self, seconds_from_now: float = 0.0) -> str:
+        """The time as the ISO text records hold (`2026-12-02T04:00:00Z`), for `expires_at`."""
         ...
 
-    def finished(self, run_id: int) -> None:
-        """The run ended; draw the final state now, with its buttons."""
+
+class Charts(Protocol):
+    """`helm template`: (chart, release, namespace, version, values, allowed sources) -> YAML."""
+
+    def __call__(
+        self,
+        chart: str,
+        release: str,
+        namespace: str,
+        version: str | None,
+        values: dict[str, Any],
+        allowed: tuple[str, ...],
+        /,
+    ) -> str: ...
+
+
+class Profiles(Protocol):
+    def create_version(
+        self,
+        profile: Profile,
+        *,
+        actor: str,
+        channel: str,
+        kind: VersionKind,
+        source: str | None = None,
+        text: str | None = None,
+    ) -> VersionRecord: ...
+
+    def get_version(self, name: str, version: str | None = None) -> VersionRecord: ...
+
+    def require_sealing(self, what: str) -> None:
+        """Refuse (a UserError naming APPPROFILE_SECRET_KEY) to keep `what` unless it is sealed."""
         ...
 
-    def detail(self, run_id: int, text: str) -> None:
-        """Add detail (a failure's full message, pod reasons) to the progress message's thread."""
-        ...
+    def list_profiles(self) -> list[ProfileSummary]: ...
 
-    def approval(self, run_id: int) -> None:
-        """Post the run's approval card, or redraw it (approvals so far, or a terminal state)."""
-        ...
+    def list_versions(self, name: str) -> list[VersionRecord]: ...
+
+    def latest_version(self, name: str) -> str | None: ...
+
+    def delete_version(self, name: str, version: str, *, actor: str, channel: str) -> None: ...
+
+    def delete_profile(self, name: str, *, actor: str, channel: str) -> None: ...
+
+    def set_current(self, channel: str, name: str) -> None: ...
+
+    def get_current(self, channel: str) -> str | None: ...
+
+
+class Deployments(Protocol):
+    def upsert_deployment(
+        self, cluster: str, name: str, *, profile: str, version: str, channel: str, actor: str
+    ) -> Deployment: ...
+
+    def get_deployment(self, cluster: str, name: str) -> Deployment | None: ...
+
+    def find_deployments(self, name: str) -> list[Deployment]: ...
+
+    def list_deployments(self, cluster: str | None = None) -> list[Deployment]: ...
+
+    def update_deployment(self, deployment_id: int, **fields: Any) -> Deployment: ...
+
+
+class Runs(Protocol):
+    def create_run(
+        self,
+        *,
+        cluster: str,
+        deployment: str,
+        profile: str,
+        version: str,
+        kind: RunKind,
+        requested_by: str,
+        channel: str,
+        fingerprint: str,
+        plan: dict[str, Any] | None = None,
+        tiers: Sequence[TierState] = (),
+        options: dict[str, Any] | None = None,
+        status: RunStatus = "queued",
+        deployment_id: int | None = None,
+        message_ts: str | None = None,
+        thread_ts: str | None = None,
+        expires_at: str | None = None,
+    ) -> Run: ...
+
+    def get_run(self, run_id: int) -> Run: ...
+
+    def update_run(
+        self, run_id: int, *, only_if_status: Collection[str] | None = None, **fields: Any
+    ) -> Run: ...
+
+    def runs_with_status(self, *statuses: RunStatus) -> list[Run]: ...
+
+    def claim_next_run(self, cluster: str, deployment: str) -> Run | None: ...
+
+    def queue_position(self, run_id: int) -> int: ...
+
+    def running_run(self, cluster: str, deployment: str) -> Run | None: ...
+
+    def latest_run(self, cluster: str, deployment: str) -> Run | None: ...
+
+    def pending_approval_run(self, cluster: str, deployment: str) -> Run | None: ...
+
+    def add_approval(self, run_id: int, user: str, decision: Decision, fingerprint: str) -> bool: ...
+
+    def approvals(self, run_id: int) -> list[Approval]: ...
+
+
+class AuditLog(Protocol):
+    def audit(
+        self,
+        actor: str,
+        channel: str,
+        action: str,
+        target: str,
+        result: str,
+        detail: str = "",
+        secrets: Iterable[str] = (),
+        *,
+        profile: str | None = None,
+        cluster: str | None = None,
+    ) -> None: ...
+
+    def list_audit(
+        self, limit: int = 20, profile: str | None = None, cluster: str | None = None
+    ) -> list[AuditEntry]: ...
+
+
+class Repositories(Profiles, Deployments, Runs, AuditLog, Protocol):
+    """One store holding all four (SQLite or PostgreSQL); each use case takes only what it needs."""

@@ -1,8 +1,10 @@
 """Live progress of a run: one Slack message, updated in place, details in its thread.
 
-Redraws are coalesced to at most one `chat.update` per `min_interval` seconds per run (Slack's
-Tier 3 limit is about 50 a minute per method); the final state is always drawn at once. A
-failing Slack call is logged and dropped: progress reporting never fails a deploy.
+The reporter renders events (`bot.core.events`): each carries the whole run as it is, so the
+reporter never reads the store and never calls the use cases. Redraws are coalesced to at most
+one `chat.update` per `min_interval` seconds per run (Slack's Tier 3 limit is about 50 a minute
+per method), drawing the newest event; the final state is drawn at once. A failing Slack call is
+logged and dropped: progress reporting never fails a deploy.
 """
 
 from __future__ import annotations
@@ -11,18 +13,15 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.core.records import Deployment, Run, TierState
+from bot.core.events import ApprovalChanged, Event, Posted, RunFinished, RunView
+from bot.core.records import Run, TierState
 from bot.slack import blocks as blocks_mod
 from bot.slack import plan_view
 from bot.slack.action_ids import APPROVE_ACTION, REJECT_ACTION, RETRY_ACTION, ROLLBACK_ACTION
-
-if TYPE_CHECKING:
-    from bot.store.db import Store
 
 log = logging.getLogger("appprofile.slack.progress")
 
@@ -82,11 +81,12 @@ def title(run: Run) -> str:
     return f"{verb} {what} → {run.cluster} as {run.deployment}"[:150]
 
 
-def blocks(run: Run, dep: Deployment | None, *, now: float, queue_position: int = 0) -> list[dict[str, Any]]:
+def blocks(view: RunView) -> list[dict[str, Any]]:
     """The progress message: header, one line per tier, then outputs or the failure and buttons."""
+    run, now = view.run, view.now
     status = STATUS_TITLE[run.status]
-    if run.status == "queued" and queue_position > 0:
-        status = f"Queued (position {queue_position})"
+    if run.status == "queued" and view.queue_position > 0:
+        status = f"Queued (position {view.queue_position})"
     out: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(run)}},
         {
@@ -123,9 +123,9 @@ def blocks(run: Run, dep: Deployment | None, *, now: float, queue_position: int 
                 },
             }
         )
-    if run.status == "succeeded" and dep is not None and run.kind != "delete" and dep.outputs:
+    if run.status == "succeeded" and run.kind != "delete" and view.outputs:
         out.append({"type": "divider"})
-        out.append({"type": "section", "text": {"type": "mrkdwn", "text": outputs_text(dep.outputs)[:3000]}})
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": outputs_text(view.outputs)[:3000]}})
     if run.status in ("failed", "succeeded") and run.kind != "delete":
         elements: list[dict[str, Any]] = [
             {
@@ -135,19 +135,19 @@ def blocks(run: Run, dep: Deployment | None, *, now: float, queue_position: int 
                 "value": str(run.id),
             }
         ]
-        if dep is not None and dep.last_good_version and run.status == "failed":
+        if view.last_good_version and run.status == "failed":
             elements.append(
                 {
                     "type": "button",
                     "action_id": ROLLBACK_ACTION,
                     "style": "danger",
-                    "text": {"type": "plain_text", "text": f"Roll back to {dep.last_good_version}"[:75]},
+                    "text": {"type": "plain_text", "text": f"Roll back to {view.last_good_version}"[:75]},
                     "value": str(run.id),
                     "confirm": {
                         "title": {"type": "plain_text", "text": "Roll back?"},
                         "text": {
                             "type": "mrkdwn",
-                            "text": f"Redeploy {run.profile} {dep.last_good_version} to {run.cluster}?",
+                            "text": f"Redeploy {run.profile} {view.last_good_version} to {run.cluster}?",
                         },
                         "confirm": {"type": "plain_text", "text": "Roll back"},
                         "deny": {"type": "plain_text", "text": "Cancel"},
@@ -194,95 +194,108 @@ def fallback_text(run: Run) -> str:
 
 
 class SlackReporter:
-    def __init__(
-        self,
-        client: WebClient,
-        store: Store,
-        *,
-        min_interval: float = 1.0,
-        tally: Callable[[Run], tuple[list[str], int]] | None = None,
-    ) -> None:
+    def __init__(self, client: WebClient, *, min_interval: float = 1.0) -> None:
         self.client = client
-        self.store = store
-        # (approved_by, required) for a run; the service knows the policy, this adapter does not.
-        self.tally = tally or (lambda run: ([], 1))
         self.min_interval = min_interval
         self._lock = threading.Lock()
         self._last: dict[int, float] = {}
         self._timers: dict[int, threading.Timer] = {}
+        # The newest view of each run whose redraw is waiting for its interval.
+        self._pending: dict[int, RunView] = {}
 
-    def _draw(self, run_id: int) -> None:
-        run = self.store.get_run(run_id)
-        if not run.message_ts:
-            return
-        dep = self.store.get_deployment(run.cluster, run.deployment)
-        position = self.store.queue_position(run.id) if run.status == "queued" else 0
+    def publish(self, event: Event) -> Posted | None:
+        if isinstance(event, ApprovalChanged):
+            return self._approval(event.view)
+        view = event.view
+        if view.run.message_ts is None:
+            posted = self._post(view)
+            if isinstance(event, RunFinished) and event.detail:
+                self._detail(view.run.model_copy(update={"message_ts": posted.ts}), event.detail)
+            return posted
+        if isinstance(event, RunFinished):
+            self._finish(view, event.detail)
+        else:
+            self._changed(view)
+        return None
+
+    def _post(self, view: RunView) -> Posted:
+        run = view.run
+        resp = self.client.chat_postMessage(
+            channel=run.channel, text=fallback_text(run), blocks=blocks(view), metadata=metadata(run)
+        )
+        with self._lock:
+            self._last[run.id] = time.monotonic()
+        return Posted(channel=str(resp["channel"]), ts=str(resp["ts"]))
+
+    def _draw(self, view: RunView) -> None:
+        run = view.run
         self.client.chat_update(
             channel=run.channel,
-            ts=run.message_ts,
+            ts=str(run.message_ts),
             text=fallback_text(run),
-            blocks=blocks(run, dep, now=time.time(), queue_position=position),
+            blocks=blocks(view),
             metadata=metadata(run),
         )
 
-    def _draw_safely(self, run_id: int) -> None:
+    def _draw_pending(self, run_id: int) -> None:
         with self._lock:
             self._timers.pop(run_id, None)
+            view = self._pending.pop(run_id, None)
             self._last[run_id] = time.monotonic()
+        if view is None:
+            return
         try:
-            self._draw(run_id)
+            self._draw(view)
         except Exception:
             log.warning("progress update failed", extra={"run_id": run_id}, exc_info=True)
 
-    def started(self, run_id: int) -> tuple[str, str] | None:
-        run = self.store.get_run(run_id)
-        dep = self.store.get_deployment(run.cluster, run.deployment)
-        resp = self.client.chat_postMessage(
-            channel=run.channel,
-            text=fallback_text(run),
-            blocks=blocks(run, dep, now=time.time()),
-            metadata=metadata(run),
-        )
+    def _changed(self, view: RunView) -> None:
+        run_id = view.run.id
         with self._lock:
-            self._last[run_id] = time.monotonic()
-        return str(resp["channel"]), str(resp["ts"])
-
-    def changed(self, run_id: int) -> None:
-        with self._lock:
+            self._pending[run_id] = view  # a scheduled redraw draws the newest event
             if run_id in self._timers:
-                return  # a redraw is already scheduled; it will read the newest state
+                return
             wait = self._last.get(run_id, 0.0) + self.min_interval - time.monotonic()
             if wait > 0:
-                timer = threading.Timer(wait, self._draw_safely, args=(run_id,))
+                timer = threading.Timer(wait, self._draw_pending, args=(run_id,))
                 timer.daemon = True
                 self._timers[run_id] = timer
                 timer.start()
                 return
-        self._draw_safely(run_id)
+        self._draw_pending(run_id)
 
-    def finished(self, run_id: int) -> None:
+    def _finish(self, view: RunView, detail: str) -> None:
+        run_id = view.run.id
         with self._lock:
             timer = self._timers.pop(run_id, None)
+            self._pending[run_id] = view
         if timer is not None:
             timer.cancel()
-        self._draw_safely(run_id)
+        self._draw_pending(run_id)
         with self._lock:
             self._last.pop(run_id, None)
+        if detail:
+            self._detail(view.run, detail)
 
-    def approval(self, run_id: int) -> None:
-        try:
-            post_or_redraw_approval(self, run_id)
-        except Exception:
-            log.warning("approval card update failed", extra={"run_id": run_id}, exc_info=True)
-
-    def detail(self, run_id: int, text: str) -> None:
-        run = self.store.get_run(run_id)
-        if not run.message_ts:
-            return
+    def _detail(self, run: Run, text: str) -> None:
+        """A failure's full message, in the progress message's thread."""
         body = text if len(text) <= 3500 else text[:3500] + "\n… (cut; see the bot's log for the rest)"
         self.client.chat_postMessage(
             channel=run.channel, thread_ts=run.message_ts, text=f"Details for run #{run.id}:\n```{body}```"
         )
+
+    def _approval(self, view: RunView) -> Posted | None:
+        run = view.run
+        body = approval_blocks(
+            run, approved_by=view.approved_by, required=view.required, now_iso=view.now_iso
+        )
+        if run.approval_ts is None:
+            resp = self.client.chat_postMessage(channel=run.channel, text=_approval_text(run), blocks=body)
+            return Posted(channel=str(resp["channel"]), ts=str(resp["ts"]))
+        self.client.chat_update(
+            channel=run.channel, ts=run.approval_ts, text=_approval_text(run), blocks=body
+        )
+        return None
 
 
 def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso: str) -> list[dict[str, Any]]:
@@ -384,18 +397,3 @@ def _approval_text(run: Run) -> str:
     if run.kind == "delete":
         return f"Approval needed: delete {run.deployment} from {run.cluster}"
     return f"Approval needed: deploy {run.profile}@{run.version} to {run.cluster} as {run.deployment}"
-
-
-def post_or_redraw_approval(reporter: SlackReporter, run_id: int) -> None:
-    run = reporter.store.get_run(run_id)
-    approved_by, required = reporter.tally(run)
-    body = approval_blocks(
-        run, approved_by=approved_by, required=required, now_iso=reporter.store.timestamp()
-    )
-    if run.approval_ts is None:
-        resp = reporter.client.chat_postMessage(channel=run.channel, text=_approval_text(run), blocks=body)
-        reporter.store.update_run(run_id, approval_ts=str(resp["ts"]))
-    else:
-        reporter.client.chat_update(
-            channel=run.channel, ts=run.approval_ts, text=_approval_text(run), blocks=body
-        )

@@ -154,6 +154,9 @@ class Store:
                 sealer=self.sealer,
             )
 
+    def require_sealing(self, what: str) -> None:
+        self.sealer.require(what)
+
     def get_version(self, name: str, version: str | None = None) -> VersionRecord:
         with self._conn() as db:
             return profiles.get_version(db, name, version, sealer=self.sealer)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -99,6 +100,21 @@ def _mapped_errors() -> Iterator[None]:
         raise sql.DatabaseError(str(exc)) from exc
 
 
+def _write_ahead_log(raw: sqlite3.Connection) -> None:
+    """Switch the file to WAL. SQLite answers "database is locked" at once, without its busy
+    handler, while another connection switches the same new file (replicas or threads starting
+    together): wait for that switch to finish, within the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            raw.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.005)
+
+
 class SqliteBackend(sql.Backend):
     def __init__(self, path: str) -> None:
         self.path = path
@@ -138,7 +154,7 @@ class SqliteBackend(sql.Backend):
             # in free pages.
             raw.execute("PRAGMA secure_delete = ON")
             if self.path != ":memory:":
-                raw.execute("PRAGMA journal_mode = WAL")
+                _write_ahead_log(raw)
         except sqlite3.Error as exc:
             raise self._unavailable(str(exc)) from None
         return SqliteConnection(raw)

@@ -407,7 +407,7 @@ def test_the_start_up_sweep_expires_what_timed_out_while_the_bot_was_down(make_w
     restarted, _driver = world.boot()
     stop = threading.Event()
     try:
-        main.start_background(restarted, restarted.executor, stop)
+        main.start_background(world.bots[-1].composed, stop)
         # The sweep expires the run, then rewrites its card from the store: wait for that card.
         card_ts = restarted.store.get_run(run_id).approval_ts
         world.fake.wait_for(

@@ -174,9 +174,10 @@ def test_every_example_profile_passes_the_defaults(path: Path) -> None:
 
 
 def _chart_renderer() -> plan.ChartRenderer:
-    from bot import main
+    from bot import compose
+    from bot.settings import ClusterSettings
     from tests.helm import HELM
 
     if HELM is None:
         pytest.skip("no helm binary for the helm example")
-    return main.chart_renderer(HELM)
+    return compose.chart_renderer(ClusterSettings(helm_bin=HELM))

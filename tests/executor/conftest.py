@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -7,10 +8,12 @@ from typing import Any
 
 import pytest
 
+from bot import compose
 from bot.core import plan
+from bot.core.events import ApprovalChanged, Event, Posted, RunFinished
 from bot.core.records import Actor
 from bot.executor import Executor
-from bot.store.db import Store
+from bot.settings import Settings
 from tests import rig as shared_rig
 from tests.executor.scripted import ScriptedCluster
 
@@ -18,36 +21,38 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "profiles" / "examples"
 
 
 class RecordingReporter:
-    """A Reporter that records what the executor asked to show (the Slack one is tested in tests/slack)."""
+    """A Reporter that records the events the executor published (the Slack one is tested in
+    tests/slack), as (what, run id, text) plus every run snapshot an event carried."""
 
-    def __init__(self, store: Store, *, fail: bool = False) -> None:
-        self.store = store
+    def __init__(self, *, fail: bool = False) -> None:
         self.fail = fail
         self.events: list[tuple[str, int, str]] = []
+        self.published: list[Event] = []
         self.done = threading.Event()
         self.snapshots: list[Any] = []
 
-    def started(self, run_id: int) -> tuple[str, str] | None:
-        self.events.append(("started", run_id, ""))
+    def publish(self, event: Event) -> Posted | None:
+        self.published.append(event)
+        run = event.view.run
+        if isinstance(event, ApprovalChanged):
+            self.events.append(("approval", run.id, run.status))
+            return None
+        if isinstance(event, RunFinished):
+            self.events.append(("finished", run.id, ""))
+            if event.detail:
+                self.events.append(("detail", run.id, event.detail))
+            self.done.set()
+            return None
+        self.snapshots.append(run.model_dump_json())
+        if run.message_ts is None:
+            self.events.append(("started", run.id, ""))
+            if self.fail:
+                raise RuntimeError("slack is down")
+            return Posted(channel="C1", ts=f"1700000000.{run.id:06d}")
+        self.events.append(("changed", run.id, ""))
         if self.fail:
             raise RuntimeError("slack is down")
-        return ("C1", f"1700000000.{run_id:06d}")
-
-    def changed(self, run_id: int) -> None:
-        self.snapshots.append(self.store.get_run(run_id).model_dump_json())
-        self.events.append(("changed", run_id, ""))
-        if self.fail:
-            raise RuntimeError("slack is down")
-
-    def finished(self, run_id: int) -> None:
-        self.events.append(("finished", run_id, ""))
-        self.done.set()
-
-    def detail(self, run_id: int, text: str) -> None:
-        self.events.append(("detail", run_id, text))
-
-    def approval(self, run_id: int) -> None:
-        self.events.append(("approval", run_id, self.store.get_run(run_id).status))
+        return None
 
 
 class Rig:
@@ -55,30 +60,24 @@ class Rig:
     show is recorded. Built by the shared composition root (tests/rig.py)."""
 
     def __init__(self, tmp_path: Path, *, reporter_fails: bool = False) -> None:
-        from bot import main
-
         self.tmp_path = tmp_path
         self.cluster = ScriptedCluster()
         self.reporter_fails = reporter_fails
         self.passwords = iter(f"pw-{i:04d}-s3cr3t-value" for i in range(1000))
-        self.charts = main.chart_renderer(main.Settings.from_env().helm_bin)
+        self.charts = compose.chart_renderer(Settings.from_env(os.environ).clusters)
         self._reporter: RecordingReporter | None = None
         self._boot()
         self.actor = Actor(user="U1", channel="C1", user_name="alice")
 
     def _boot(self) -> None:
-        def reporter(store: Store) -> RecordingReporter:
-            # One reporter for the rig's lifetime: a restart keeps recording into it.
-            if self._reporter is None:
-                self._reporter = RecordingReporter(store, fail=self.reporter_fails)
-            self._reporter.store = store
-            return self._reporter
-
+        # One reporter for the rig's lifetime: a restart keeps recording into it.
+        if self._reporter is None:
+            self._reporter = RecordingReporter(fail=self.reporter_fails)
         self.bot = shared_rig.build(
             self.tmp_path,
             connect=lambda name: self.cluster,
             charts=self.charts,
-            reporter=reporter,
+            reporter=self._reporter,
             password=lambda: next(self.passwords),
         )
         assert self.bot.executor is not None

@@ -47,7 +47,8 @@ def shown_anywhere(rig: Rig, run_id: int, logs: str) -> str:
         [_no_plan(s) for s in rig.reporter.snapshots],  # every redraw of the progress message
         dep.model_dump(mode="json") if dep else None,
         [e.model_dump(mode="json") for e in rig.store.list_audit(limit=500)],
-        progress.blocks(run, dep, now=0.0),
+        # Every progress message the Slack reporter would draw from the events it received.
+        [progress.blocks(e.view) for e in rig.reporter.published],
         logs,
     ]
     return dump(parts)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import main
 from bot.core import commands
 from bot.core.errors import UserError
 from bot.kube import helm
+from bot.settings import Settings
 from sandbox.slack_api import FakeSlack
 from tests.helm import needs_helm
 from tests.rig import SlackDriver
@@ -38,7 +38,7 @@ def test_helm_error_quoting_a_value_is_scrubbed(tmp_path: Path) -> None:
             namespace="ns",
             version=None,
             values={"token": SECRET, "nested": {"also": SECRET}},
-            helm_bin=main.Settings.from_env({}).helm_bin,
+            helm_bin=Settings.from_env({}).clusters.helm_bin,
             allowed=[str(chart)],
         )
     assert "token" in err.value.message

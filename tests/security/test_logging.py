@@ -10,6 +10,7 @@ import pytest
 
 from bot import main
 from bot.kube.cluster import _api_message
+from bot.settings import Settings
 from sandbox.slack_api import FakeSlack
 from tests.rig import SlackDriver
 from tests.security.secrets_data import PROFILE, leaked
@@ -46,7 +47,7 @@ def test_json_formatter_scrubs_slack_tokens_from_messages_extras_and_tracebacks(
 def test_settings_repr_is_not_logged_with_tokens() -> None:
     # Settings is a plain dataclass: its repr holds the tokens. Nothing logs it today; the formatter
     # would scrub them anyway. This pins that the scrub covers what repr() shows.
-    s = main.Settings.from_env(ENV)
+    s = Settings.from_env(ENV)
     fmt = main.JsonFormatter([ENV[k] for k in main.SECRET_ENV])
     record = logging.LogRecord("appprofile", logging.INFO, __file__, 1, "settings %r", (s,), None)
     line = fmt.format(record)

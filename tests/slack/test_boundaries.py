@@ -20,7 +20,6 @@ import pytest
 import yaml
 from kubernetes import client as k8s_client
 
-from bot.core import plan, policy
 from bot.core.errors import AppError, OperatorError, UserError
 from bot.kube import connect
 from bot.kube.cluster import KubeCluster
@@ -31,6 +30,7 @@ from bot.slack.blocks import plain
 from bot.slack.groups import UsergroupCache
 from bot.slack.listeners.replies import Replies
 from sandbox.slack_api import FakeSlack
+from tests import rig
 from tests.slack.conftest import PROFILE_YAML, SlackDriver
 
 LIBRARIES = ("slack_sdk", "slack_bolt", "kubernetes", "urllib3", "sqlite3", "urllib", "http", "socket")
@@ -94,21 +94,26 @@ def _kubeconfig(path: Path) -> str:
     return str(path)
 
 
-def _guard(cluster: KubeCluster) -> plan.Guard:
-    return plan.Guard(rails=policy.Guardrails(), scope=cluster.scope, owner=cluster.namespace_owner)
+def _bot_on(tmp_path: Path, fake: FakeSlack, cluster: Callable[[str], Any]) -> Iterator[rig.Bot]:
+    bot = rig.build(tmp_path / "bot", fake=fake, connect=cluster, db="boundaries.db")
+    yield bot
+    bot.close()
+    rig.check_slack(fake)
 
 
 @pytest.fixture
-def misconfigured(service: Service, tmp_path: Path) -> None:
+def misconfigured(tmp_path: Path, fake: FakeSlack) -> Iterator[SlackDriver]:
     """dev-cluster's guardrails need its API, and its kubeconfig lacks the context (as production
-    wires `guards`: connect, then ask discovery)."""
+    composes it: the guards connect, then ask discovery)."""
     kubeconfig = _kubeconfig(tmp_path / "kubeconfig")
-    service.guards = lambda name: _guard(connect.from_kubeconfig(name, "dev", kubeconfig))
+    for bot in _bot_on(tmp_path, fake, lambda name: connect.from_kubeconfig(name, "dev", kubeconfig)):
+        yield bot.http_driver()
 
 
 def test_an_operator_error_shows_only_misconfigured_and_an_incident(
-    slack_http: SlackDriver, misconfigured: None, caplog: pytest.LogCaptureFixture
+    misconfigured: SlackDriver, caplog: pytest.LogCaptureFixture
 ) -> None:
+    slack_http = misconfigured
     create_profile(slack_http)
     with caplog.at_level(logging.ERROR):
         reply = slack_http.command("deploy counter-app to dev-cluster")
@@ -130,7 +135,7 @@ def test_an_operator_error_shows_only_misconfigured_and_an_incident(
 
 
 @pytest.fixture
-def cluster_down(service: Service, tmp_path: Path) -> None:
+def cluster_down(tmp_path: Path, fake: FakeSlack) -> Iterator[SlackDriver]:
     config = k8s_client.Configuration()
     config.host = f"http://127.0.0.1:{closed_port()}"
     config.retries = 0
@@ -141,12 +146,12 @@ def cluster_down(service: Service, tmp_path: Path) -> None:
         backoff=0.01,
         discovery_cache=str(tmp_path / "d.json"),
     )
-    service.guards = lambda name: _guard(kube)
+    for bot in _bot_on(tmp_path, fake, lambda name: kube):
+        yield bot.driver()
 
 
-def test_a_cluster_out_of_reach_shows_the_deploy_error_and_its_hint(
-    slack: SlackDriver, cluster_down: None
-) -> None:
+def test_a_cluster_out_of_reach_shows_the_deploy_error_and_its_hint(cluster_down: SlackDriver) -> None:
+    slack = cluster_down
     create_profile(slack)
     reply = slack.command("deploy counter-app to dev-cluster")
     text = text_of(slack.answer(reply, "connection refused"))

@@ -1,7 +1,8 @@
 """The progress message: coalesced updates, the final state drawn at once, Slack outages ignored.
 
 The reporter talks to the fake Slack Web API over loopback through the production client
-(`slack_app.make_client`, with its retry handlers), and reads runs from a real Store.
+(`slack_app.make_client`, with its retry handlers). It receives events only: each carries the run
+as a real Store holds it at that moment, as the publisher sends them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bot.core.events import RunFinished, RunQueued, RunView, TierWaiting
 from bot.core.records import TierState
 from bot.slack import app as slack_app
 from bot.slack import progress as slack_progress
@@ -40,12 +42,24 @@ def make(tmp_path: Path, fake: FakeSlack, interval: float) -> tuple[SlackReporte
         tiers=[TierState(name="db"), TierState(name="api")],
     )
     client = slack_app.make_client(fake.bot_token, fake.base_url)
-    reporter = SlackReporter(client, store, min_interval=interval)
-    posted = reporter.started(run.id)
+    reporter = SlackReporter(client, min_interval=interval)
+    posted = reporter.publish(RunQueued(view=view(store, run.id)))
     assert posted is not None
-    channel, ts = posted
-    store.update_run(run.id, channel=channel, message_ts=ts)
-    return reporter, store, run.id, channel, ts
+    store.update_run(run.id, channel=posted.channel, message_ts=posted.ts)
+    return reporter, store, run.id, posted.channel, posted.ts
+
+
+def view(store: Store, run_id: int) -> RunView:
+    return RunView(run=store.get_run(run_id))
+
+
+def changed(store: Store, run_id: int) -> TierWaiting:
+    run = store.get_run(run_id)
+    return TierWaiting(view=view(store, run_id), tier="db", reason=run.tiers[0].message)
+
+
+def finished(store: Store, run_id: int) -> RunFinished:
+    return RunFinished(view=view(store, run_id))
 
 
 def progress(store: Store, run_id: int, message: str) -> None:
@@ -73,7 +87,7 @@ def test_a_burst_within_one_interval_becomes_one_deferred_update_with_the_newest
     reporter, store, run_id, channel, ts = make(tmp_path, fake, interval=2.0)
     for i in range(20):
         progress(store, run_id, f"step {i}/20")
-        reporter.changed(run_id)
+        reporter.publish(changed(store, run_id))
     # Nothing is drawn synchronously: the message was posted a moment ago.
     assert fake.calls_to("chat.update") == []
 
@@ -85,7 +99,7 @@ def test_a_burst_within_one_interval_becomes_one_deferred_update_with_the_newest
     assert "step 19/20" in json.dumps(fake.message(channel, ts)["blocks"], ensure_ascii=False)
 
     succeed(store, run_id)
-    reporter.finished(run_id)
+    reporter.publish(finished(store, run_id))
     # One deferred redraw for the whole burst, then the final state.
     updates = fake.calls_to("chat.update")
     assert len(updates) == 2
@@ -97,19 +111,19 @@ def test_changes_spread_over_more_than_the_interval_draw_intermediate_states(
 ) -> None:
     reporter, store, run_id, channel, ts = make(tmp_path, fake, interval=0.2)
     progress(store, run_id, "first step")
-    reporter.changed(run_id)
+    reporter.publish(changed(store, run_id))
     first = fake.wait_for("chat.update", lambda c: "first step" in drawn(c), timeout=10)
     assert first.ok
 
     # Waiting for the first redraw put the next change in a later interval: it gets its own update.
     since = len(fake.calls)
     progress(store, run_id, "second step")
-    reporter.changed(run_id)
+    reporter.publish(changed(store, run_id))
     second = fake.wait_for("chat.update", lambda c: "second step" in drawn(c), timeout=10, since=since)
     assert second.ok
 
     succeed(store, run_id)
-    reporter.finished(run_id)
+    reporter.publish(finished(store, run_id))
     shown = [drawn(c) for c in fake.calls_to("chat.update")]
     assert len(shown) == 3
     assert "first step" in shown[0] and "second step" in shown[1] and "Succeeded" in shown[2]
@@ -130,10 +144,10 @@ def test_finished_draws_the_final_state_at_once_and_cancels_the_pending_redraw(
     monkeypatch.setattr(slack_progress, "threading", SimpleNamespace(Lock=threading.Lock, Timer=Recorded))
     reporter, store, run_id, channel, ts = make(tmp_path, fake, interval=1.0)
     progress(store, run_id, "halfway")
-    reporter.changed(run_id)  # within the interval of the post: a redraw is scheduled
+    reporter.publish(changed(store, run_id))  # within the interval of the post: a redraw is scheduled
     assert len(timers) == 1
     succeed(store, run_id)
-    reporter.finished(run_id)
+    reporter.publish(finished(store, run_id))
 
     # Drawn before `finished` returned, without waiting for the interval.
     updates = fake.calls_to("chat.update")
@@ -157,7 +171,7 @@ def test_a_500_on_update_is_retried_and_the_final_state_still_lands(
     fake.fail_next("chat.update", status=500, times=1)
     succeed(store, run_id)
     with caplog.at_level(logging.WARNING, logger=PROGRESS_LOGGER):
-        reporter.finished(run_id)
+        reporter.publish(finished(store, run_id))
 
     assert [c.status for c in fake.calls_to("chat.update")] == [500, 200]
     stored = fake.message(channel, ts)
@@ -174,9 +188,9 @@ def test_a_slack_outage_on_update_is_logged_and_never_raised(
     fake.fail_next("chat.update", status=500, times=10)
     with caplog.at_level(logging.WARNING, logger=PROGRESS_LOGGER):
         progress(store, run_id, "halfway")
-        reporter.changed(run_id)  # interval 0: drawn now, retried by the client, then dropped
+        reporter.publish(changed(store, run_id))  # interval 0: drawn now, retried by the client, then dropped
         succeed(store, run_id)
-        reporter.finished(run_id)
+        reporter.publish(finished(store, run_id))
 
     warnings = [r for r in caplog.records if r.name == PROGRESS_LOGGER and r.levelno == logging.WARNING]
     assert [r.getMessage() for r in warnings] == ["progress update failed", "progress update failed"]

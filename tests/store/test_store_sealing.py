@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot import catalog_files, main
+from bot import catalog_files, compose
+from bot.clock import SystemClock
 from bot.core import model, policy
-from bot.core.errors import UserError
+from bot.core.errors import OperatorError, UserError
 from bot.core.records import Actor
 from bot.service import Service
+from bot.settings import Settings
 from bot.store import sealing
 from bot.store.db import Store
 from tests import secret_key
@@ -27,12 +29,20 @@ tiers:
 
 
 def _service(store: Store) -> Service:
-    return Service(store=store, catalog=catalog_files.load(), config=policy.Config(), charts=lambda *a: "")
+    return Service(
+        store=store,
+        catalog=catalog_files.load(),
+        config=policy.Config(),
+        charts=lambda *a: "",
+        clock=SystemClock(),
+    )
 
 
-def _settings(backend: Backend, **env: str) -> main.Settings:
+def _open(backend: Backend, **env: str) -> Store:
+    """The store as the bot opens it at start (`compose.open_store`), configured as by its env."""
     where = "APPPROFILE_DB" if backend.name == "sqlite" else "APPPROFILE_DATABASE_URL"
-    return main.Settings.from_env({where: backend.location, **env})
+    settings = Settings.from_env({where: backend.location, **env})
+    return compose.open_store(settings.store, catalog_files.load(), SystemClock())
 
 
 def test_with_a_key_nothing_user_given_is_clear_on_disk(backend: Backend) -> None:
@@ -73,10 +83,10 @@ def test_a_database_with_clear_secrets_opens_only_with_a_key_and_is_then_sealed(
     old = backend.open()  # as a bot before sealing would have written it
     old.create_version(model.from_yaml(PROFILE), actor="U1", channel="C1", kind="create")
     old.dispose()
-    with pytest.raises(UserError) as err:
-        backend.stores.append(main.open_store(_settings(backend)))
+    with pytest.raises(OperatorError) as err:
+        backend.stores.append(_open(backend))
     assert "vault-app@1.0.0" in err.value.message and "APPPROFILE_SECRET_KEY" in err.value.message
-    sealed: Store = main.open_store(_settings(backend, APPPROFILE_SECRET_KEY=secret_key.KEY))
+    sealed: Store = _open(backend, APPPROFILE_SECRET_KEY=secret_key.KEY)
     backend.stores.append(sealed)
     assert PASSWORD in sealed.get_version("vault-app").yaml
     sealed.dispose()
@@ -87,8 +97,8 @@ def test_a_database_with_clear_secrets_opens_only_with_a_key_and_is_then_sealed(
 
 
 def test_a_wrong_or_malformed_key_is_an_operator_error(backend: Backend) -> None:
-    with pytest.raises(UserError, match="not a Fernet key"):
-        main.open_store(_settings(backend, APPPROFILE_SECRET_KEY="short"))
+    with pytest.raises(OperatorError, match="not a Fernet key"):
+        _open(backend, APPPROFILE_SECRET_KEY="short")
     store = backend.open(sealer=secret_key.sealer())
     _service(store).create(Actor("U1", "C1"), PROFILE)
     store.dispose()

@@ -10,7 +10,7 @@ from bot.slack.blocks import Message
 if TYPE_CHECKING:
     from bot.core.catalog import Catalog
     from bot.core.records import VersionRecord
-    from bot.service import DeployTicket
+    from bot.core.tickets import DeployTicket
 
 
 def card(rec: VersionRecord, catalog: Catalog, title: str) -> Message:

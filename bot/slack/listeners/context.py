@@ -10,7 +10,8 @@ from bot.slack.listeners.jobs import Jobs
 from bot.slack.listeners.replies import Replies
 
 if TYPE_CHECKING:
-    from bot.service import DeployTicket, Service
+    from bot.core.tickets import DeployTicket
+    from bot.service import Service
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,67 @@
+"""Turning a run's stored state into events for the reporter (see `bot.core.events`).
+
+The publisher reads the repositories, the reporter only ever sees the immutable event, and the
+one thing that comes back (where a new message was posted) is stored here. A reporter that
+fails (Slack down, 429s past the client's retries) is logged and skipped: showing progress must
+never fail a deploy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bot.core import approvals, ports
+from bot.core.events import ApprovalChanged, Event, RunView
+from bot.core.policy import Approval as ApprovalRule
+from bot.core.records import Run
+
+log = logging.getLogger("appprofile.publisher")
+
+
+class Publisher:
+    def __init__(
+        self,
+        runs: ports.Runs,
+        deployments: ports.Deployments,
+        reporter: ports.Reporter,
+        clock: ports.Clock,
+        rule: Callable[[str], ApprovalRule | None],
+    ) -> None:
+        self.runs = runs
+        self.deployments = deployments
+        self.reporter = reporter
+        self.clock = clock
+        # The cluster's approval rule, to count the approvals a card shows (None: no approval).
+        self.rule = rule
+
+    def view(self, run_id: int) -> RunView:
+        run = self.runs.get_run(run_id)
+        dep = self.deployments.get_deployment(run.cluster, run.deployment)
+        rule = self.rule(run.cluster)
+        tally = approvals.tally(rule, run, self.runs.approvals(run.id)) if rule is not None else None
+        return RunView(
+            run=run,
+            outputs=dep.outputs if dep is not None else {},
+            last_good_version=dep.last_good_version if dep is not None else None,
+            queue_position=self.runs.queue_position(run.id) if run.status == "queued" else 0,
+            approved_by=tally.approved_by if tally is not None else [],
+            required=tally.required if tally is not None else 1,
+            now=self.clock.now(),
+            now_iso=self.clock.timestamp(),
+        )
+
+    def publish(self, make: type[Event], run_id: int, **fields: Any) -> Run | None:
+        """Publish one event about the run; returns the run as updated if a message was posted."""
+        try:
+            event = make(view=self.view(run_id), **fields)
+            posted = self.reporter.publish(event)
+        except Exception:
+            log.warning("showing progress failed", extra={"run_id": run_id}, exc_info=True)
+            return None
+        if posted is None:
+            return None
+        if isinstance(event, ApprovalChanged):
+            return self.runs.update_run(run_id, approval_ts=posted.ts)
+        return self.runs.update_run(run_id, channel=posted.channel, message_ts=posted.ts)
