@@ -24,11 +24,7 @@ from bench import rig
 from bench.common import PROFILES, Figure
 from bot import catalog_files
 from bot.core import model, plan
-
-try:  # what the executor waits for (a workload, a bound claim, a Service's address)
-    from bot.executor import WAIT_KINDS
-except ImportError:  # pragma: no cover - the refactoring may move it
-    WAIT_KINDS = {"Deployment", "StatefulSet", "Job", "PersistentVolumeClaim", "Service", "DaemonSet"}
+from bot.runs.kinds import WAIT_KINDS  # what the run loop waits for
 
 GOAL = 1.2
 _DISCOVERY = re.compile(r"/version|/api|/apis|/api/v1|/apis/[^/]+/[^/]+")

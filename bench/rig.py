@@ -44,8 +44,8 @@ for _var in ("NO_PROXY", "no_proxy"):
 @dataclass
 class Bot:
     app: Any  # slack_bolt.App
-    service: Any  # bot.service.Service
-    executor: Any  # bot.executor.Executor
+    service: Any  # bot.usecases.service.Service
+    executor: Any  # bot.runs.loop.Executor
     stop: threading.Event = field(default_factory=threading.Event)
 
     @property

@@ -160,8 +160,25 @@ def _rails_lines(rails: policy.Guardrails) -> list[str]:
     ]
 
 
+def _windows_lines(c: policy.ClusterConfig) -> list[str]:
+    from bot.core import windows
+
+    if not c.windows:
+        return ["  windows: none (deploys at any time)"]
+    if c.approval is None:
+        override = "no approval rule, so --override-window cannot open them"
+    else:
+        needed = c.approval.required + windows.OVERRIDE_EXTRA
+        override = f"--override-window needs {needed} approvals instead of {c.approval.required}"
+    lines = [f"  windows: deploys refused inside; {override}"]
+    lines += [f"    [{i}] {w.label}" for i, w in enumerate(c.windows)]
+    return lines
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
-    cfg = policy.load(_read(args.file), source=args.file)
+    from bot import clock
+
+    cfg = policy.load(_read(args.file), source=args.file, known_timezone=clock.known_timezone)
     for name, c in cfg.clusters.items():
         gate = (
             f"{c.approval.required} approval{'s' if c.approval.required != 1 else ''}"
@@ -170,6 +187,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         )
         print(f"{name}: {gate}" + (f", channels {', '.join(c.channels)}" if c.channels else ""))
         print("\n".join(_rails_lines(c.guardrails)))
+        print("\n".join(_windows_lines(c)))
     if not cfg.access:
         print("access: no `access` section, so everyone may create, version, clone, delete and deploy")
     for action in policy.ACTIONS:

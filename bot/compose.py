@@ -23,21 +23,22 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot import catalog_files
+from bot import clock as clock_mod
 from bot.clock import SystemClock
 from bot.core import plan, policy, ports
 from bot.core.catalog import Catalog
 from bot.core.errors import OperatorError
-from bot.executor import Executor
 from bot.kube import connect as kube_connect
 from bot.kube import helm, schema
 from bot.publisher import Publisher
-from bot.service import Service
+from bot.runs.loop import Executor
 from bot.settings import ClusterSettings, Settings, SlackSettings, StoreSettings
 from bot.slack import app as slack_app
 from bot.slack.groups import UsergroupCache
 from bot.slack.progress import SlackReporter
 from bot.store import sealing
 from bot.store.db import Store, store_from_url
+from bot.usecases.service import Service
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def compose(
         publisher=publisher,
     )
     work = ThreadPoolExecutor(max_workers=settings.slack.workers, thread_name_prefix="slack")
-    app = slack_bolt_app(settings.slack, service, client, work) if client is not None else None
+    app = slack_bolt_app(settings.slack, service, client, work, store) if client is not None else None
     return Bot(settings, store, clock, service, executor, publisher, client, app, work)
 
 
@@ -141,7 +142,7 @@ def make_client(slack: SlackSettings) -> WebClient:
 
 
 def slack_bolt_app(
-    slack: SlackSettings, service: Service, client: WebClient, work: ThreadPoolExecutor
+    slack: SlackSettings, service: Service, client: WebClient, work: ThreadPoolExecutor, seen: Store
 ) -> App:
     if not slack.signing_secret and not slack.app_token:
         raise OperatorError(
@@ -150,7 +151,11 @@ def slack_bolt_app(
         )
     # build_app maps a token Slack refuses (auth.test at start-up) to an OperatorError.
     return slack_app.build_app(
-        service, client=client, signing_secret=slack.signing_secret or "socket-mode", executor=work
+        service,
+        client=client,
+        signing_secret=slack.signing_secret or "socket-mode",
+        executor=work,
+        seen=seen,  # in the store: a replay reaching another replica is refused there too
     )
 
 
@@ -161,7 +166,7 @@ def load_config(path: str | None) -> policy.Config:
         text = Path(path).read_text()
     except OSError as exc:
         raise OperatorError(f"cannot read APPPROFILE_CONFIG {path}: {exc.strerror}") from None
-    return policy.load(text, source=path)
+    return policy.load(text, source=path, known_timezone=clock_mod.known_timezone)
 
 
 def open_store(settings: StoreSettings, catalog: Catalog, clock: ports.Clock) -> Store:

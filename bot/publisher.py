@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bot.core import approvals, ports
+from bot.core import approvals, ports, windows
 from bot.core.events import ApprovalChanged, Event, RunView
 from bot.core.policy import Approval as ApprovalRule
 from bot.core.records import Run
@@ -40,7 +40,8 @@ class Publisher:
         run = self.runs.get_run(run_id)
         dep = self.deployments.get_deployment(run.cluster, run.deployment)
         rule = self.rule(run.cluster)
-        tally = approvals.tally(rule, run, self.runs.approvals(run.id)) if rule is not None else None
+        extra = windows.OVERRIDE_EXTRA if run.options.get("override_window") else 0
+        tally = approvals.tally(rule, run, self.runs.approvals(run.id), extra=extra) if rule else None
         return RunView(
             run=run,
             outputs=dep.outputs if dep is not None else {},

@@ -37,13 +37,13 @@ from slack_sdk.signature import SignatureVerifier
 from bot import clock as clock_mod
 from bot import compose
 from bot.core import plan, policy
-from bot.core.ports import Cluster, Reporter
+from bot.core.ports import Cluster, LocalTime, Reporter
 from bot.core.records import Run
-from bot.executor import Executor
-from bot.service import Service
+from bot.runs.loop import Executor
 from bot.settings import RunSettings, Settings, SlackSettings, StoreSettings
 from bot.slack import serve
 from bot.store.db import Store
+from bot.usecases.service import Service
 from sandbox.slack_api import Call, FakeSlack
 from tests import secret_key
 
@@ -143,6 +143,9 @@ class FnClock:
 
     def timestamp(self, seconds_from_now: float = 0.0) -> str:
         return clock_mod.iso(self.now() + seconds_from_now)
+
+    def local(self, timezone: str) -> LocalTime:
+        return clock_mod.local_time(self.now(), timezone)
 
 
 def build(

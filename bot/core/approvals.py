@@ -69,8 +69,12 @@ def check_decision(
         raise Forbidden("you requested this deploy, so your approval cannot count", "ask another approver")
 
 
-def tally(rule: ApprovalPolicy, run: Run, approvals: Iterable[Approval]) -> Tally:
-    """Count distinct people's decisions on exactly this run's fingerprint."""
+def tally(rule: ApprovalPolicy, run: Run, approvals: Iterable[Approval], *, extra: int = 0) -> Tally:
+    """Count distinct people's decisions on exactly this run's fingerprint. `extra` approvers are
+    needed on top of the rule's (`windows.OVERRIDE_EXTRA` for a deploy that overrides a change
+    window)."""
+    if extra < 0:
+        raise ValueError("extra approvers cannot be negative")
     approved: list[str] = []
     rejected: list[str] = []
     for a in approvals:
@@ -81,4 +85,4 @@ def tally(rule: ApprovalPolicy, run: Run, approvals: Iterable[Approval]) -> Tall
         bucket = approved if a.decision == "approve" else rejected
         if a.user not in approved and a.user not in rejected:
             bucket.append(a.user)
-    return Tally(required=rule.required, approved_by=approved, rejected_by=rejected)
+    return Tally(required=rule.required + extra, approved_by=approved, rejected_by=rejected)

@@ -29,7 +29,10 @@ USAGE: dict[str, str] = {
     "diff": "/appprofile diff NAME V1 V2",
     "export": "/appprofile export NAME@VERSION",
     "delete": "/appprofile delete NAME[@VERSION] [from CLUSTER] [--purge]",
-    "deploy": "/appprofile deploy [PROFILE[@VERSION]] [to] CLUSTER [as NAME] [--set tier.key=value ...]",
+    "deploy": (
+        "/appprofile deploy [PROFILE[@VERSION]] [to] CLUSTER [as NAME] [--set tier.key=value ...]"
+        " [--override-window]"
+    ),
     "status": "/appprofile status [NAME [on CLUSTER]]",
     "deployments": "/appprofile deployments",
     "outputs": "/appprofile outputs NAME [on CLUSTER]",
@@ -142,6 +145,8 @@ class DeployRequest(BaseModel):
     cluster: str
     name: str | None = None
     sets: dict[str, str] = Field(default_factory=dict)
+    # `--override-window`: deploy inside a change window; the approval needs one more approver.
+    override_window: bool = False
 
 
 class Deploy(_Cmd):
@@ -295,6 +300,8 @@ class _Args:
                 key = key.lower()
                 if key in flags and not eq:
                     self.flags.add(key)
+                elif key in flags:
+                    raise _fail(sub, f"`--{key}` takes no value")
                 elif key in valued:
                     if eq:
                         value = inline
@@ -383,7 +390,12 @@ def _parse_deploy(args: _Args) -> Deploy:
             raise _fail(sub, f"`--set {key}` is given twice")
         sets[key] = value
     request = DeployRequest(
-        profile=profile, version=version, cluster=_cluster(sub, after[0]), name=name, sets=sets
+        profile=profile,
+        version=version,
+        cluster=_cluster(sub, after[0]),
+        name=name,
+        sets=sets,
+        override_window="override-window" in args.flags,
     )
     return Deploy(request=request)
 
@@ -425,7 +437,7 @@ _OPTIONS: dict[str, tuple[set[str], set[str]]] = {
     "version": ({"from"}, set()),
     "clone": ({"version"}, set()),
     "delete": (set(), {"purge"}),
-    "deploy": ({"set"}, set()),
+    "deploy": ({"set"}, {"override-window"}),
     "audit": ({"profile", "cluster"}, set()),
 }
 

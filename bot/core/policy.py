@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.core import windows as change_windows
 from bot.core.errors import Forbidden, NotFound, UserError, did_you_mean
+from bot.core.ports import LocalTime
+from bot.core.windows import Window as Window
 
 Action = Literal["create", "version", "clone", "delete", "deploy"]
 ACTIONS: tuple[Action, ...] = ("create", "version", "clone", "delete", "deploy")
@@ -124,6 +128,8 @@ class ClusterConfig(BaseModel):
     approval: Approval | None = None
     guardrails: Guardrails = Field(default_factory=Guardrails)
     impersonate: Impersonate | None = None
+    # Change windows: deploys are refused inside any of them unless overridden (`check_window`).
+    windows: list[Window] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _target(self) -> ClusterConfig:
@@ -180,7 +186,23 @@ class Config(BaseModel):
             ) from None
 
 
-def load(text: str, *, source: str = "APPPROFILE_CONFIG") -> Config:
+def _loc(parts: tuple[int | str, ...]) -> str:
+    """`("clusters", "prod", "windows", 0, "deny")` → `clusters.prod.windows[0].deny`."""
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def load(
+    text: str,
+    *,
+    source: str = "APPPROFILE_CONFIG",
+    known_timezone: Callable[[str], bool] | None = None,
+) -> Config:
+    """Parse and check the config; every problem is one `path: message` line of the UserError.
+    `known_timezone` (the entry point's `bot.clock.known_timezone`) checks window time zones;
+    without it only their shape is checked."""
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -188,11 +210,11 @@ def load(text: str, *, source: str = "APPPROFILE_CONFIG") -> Config:
     if not isinstance(data, dict):
         raise UserError(f"{source} must be a mapping with `clusters:` and `access:`")
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context={change_windows.KNOWN_TIMEZONE: known_timezone})
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
+            loc = _loc(err["loc"])
             msg = str(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = f"unknown field `{err['loc'][-1]}`"
@@ -233,3 +255,34 @@ def check_channel(config: Config, cluster: str, channel: str) -> None:
             f"deploys to `{cluster}` are not allowed from this channel",
             f"deploy to `{cluster}` from {listing}",
         )
+
+
+def check_window(
+    config: Config, cluster: str, local: Callable[[str], LocalTime], *, override: bool
+) -> change_windows.Block | None:
+    """Whether a deploy to `cluster` may go ahead now. None: no window is closed. A closed window
+    refuses (`windows.WindowClosed`) unless `override` (`deploy … --override-window`); then the
+    `Block` is returned, and the approval needs `windows.OVERRIDE_EXTRA` more approvers."""
+    cc = config.cluster(cluster)
+    block = change_windows.blocking(cc.windows, local, cluster=cluster)
+    if block is None:
+        return None
+    if not override:
+        raise change_windows.refusal(block)
+    closed = change_windows.refusal(block).message
+    if cc.approval is None:
+        raise UserError(
+            f"{closed}; `--override-window` asks for one more approver than usual, and "
+            f"`{cluster}` has no approval rule",
+            f"wait until then, or ask a platform admin to add `approval:` to clusters.{cluster} "
+            "in APPPROFILE_CONFIG",
+        )
+    needed = cc.approval.required + change_windows.OVERRIDE_EXTRA
+    listed = cc.approval.approvers
+    if needed > len(listed) and not any(a.startswith("S") for a in listed):
+        raise UserError(
+            f"{closed}; `--override-window` needs {needed} approvals, but clusters.{cluster}.approval "
+            f"lists only {len(listed)} approvers",
+            "wait until then, or ask a platform admin to list another approver (or a usergroup)",
+        )
+    return block

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 # The error the Cluster port raises lives in the one error tree; it stays importable from here.
 from bot.core.errors import ClusterError as ClusterError
@@ -137,6 +137,16 @@ class Reporter(Protocol):
     def publish(self, event: Event) -> Posted | None: ...
 
 
+class LocalTime(BaseModel):
+    """The time of day now in one time zone, as change windows (`bot.core.windows`) read it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weekday: int = Field(ge=0, le=6)  # 0 is Monday
+    minute: int = Field(ge=0, lt=24 * 60)  # minutes since local midnight
+    date_text: str = ""  # for people: `Sun 2024-03-31 03:00 CEST`
+
+
 class Clock(Protocol):
     def now(self) -> float:
         """Seconds since the epoch."""
@@ -144,6 +154,11 @@ class Clock(Protocol):
 
     def timestamp(self, seconds_from_now: float = 0.0) -> str:
         """The time as the ISO text records hold (`2026-12-02T04:00:00Z`), for `expires_at`."""
+        ...
+
+    def local(self, timezone: str) -> LocalTime:
+        """Now in the IANA time zone `timezone` (daylight saving time applied); an unknown zone
+        is an `OperatorError` (the config check names them at start)."""
         ...
 
 

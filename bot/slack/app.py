@@ -34,7 +34,7 @@ from bot.slack.listeners.jobs import Jobs, deliver
 from bot.slack.listeners.replies import kwargs
 
 if TYPE_CHECKING:
-    from bot.service import Service
+    from bot.usecases.service import Service
 
 log = logging.getLogger(__name__)
 

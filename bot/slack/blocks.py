@@ -22,7 +22,8 @@ from bot.slack import action_ids
 
 if TYPE_CHECKING:
     from bot.core.records import Deployment, Run
-    from bot.service import DeleteTarget, DeploymentView
+    from bot.usecases.deletes import DeleteTarget
+    from bot.usecases.queries import DeploymentView
 
 
 def plural(n: int, word: str) -> str:

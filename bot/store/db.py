@@ -9,6 +9,7 @@ each backend module keeps what is its own. Opening a store brings its schema up 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import socket
@@ -426,6 +427,19 @@ class Store:
     def approvals(self, run_id: int) -> list[Approval]:
         with self._conn() as db:
             return runs.approvals(db, run_id)
+
+    # -- requests already executed (Slack replay protection across replicas) ---------------------
+
+    def first_time(self, key: str, window: float = 330.0) -> bool:
+        """True the first time `key` is offered within `window` seconds, by any replica."""
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        with self._conn() as db, db.transaction():
+            db.execute("DELETE FROM seen_requests WHERE at < ?", [self.timestamp(-window)])
+            result = db.execute(
+                "INSERT INTO seen_requests (digest, at) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING",
+                [digest, self.timestamp()],
+            )
+        return result.rowcount == 1
 
     # -- audit -------------------------------------------------------------------------------
 

@@ -152,6 +152,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX runs_status_lease ON runs (status, lease_expires_at)",
         )
     ),
+    # 3: signed Slack requests already executed, shared by every replica (replays and retries
+    # reach any of them); only a digest of each signature is kept, for Slack's five minutes.
+    Migration(
+        (
+            "CREATE TABLE seen_requests (digest {text} PRIMARY KEY, at {text} NOT NULL)",
+            "CREATE INDEX seen_requests_at ON seen_requests (at)",
+        )
+    ),
 )
 
 # Every table `db copy` carries over, parents before children, with the order to copy rows in.

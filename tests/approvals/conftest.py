@@ -14,7 +14,7 @@ import pytest
 
 from bot.core import policy
 from bot.core.records import Run
-from bot.service import Service
+from bot.usecases.service import Service
 from sandbox.slack_api import Call, FakeSlack
 from tests import rig
 from tests.executor.scripted import ScriptedCluster

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.core.records import Actor, Run
-from bot.service import Service
+from bot.usecases.service import Service
 from sandbox.slack_api import Call
 from tests.approvals.conftest import APPROVER_A, EXAMPLE, OUTSIDER, World, text_of
 from tests.rig import Reply, SlackDriver

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from bot.core.records import Run
-from bot.service import Service
+from bot.usecases.service import Service
 from tests.approvals.conftest import (
     APPROVER_A,
     APPROVER_B,

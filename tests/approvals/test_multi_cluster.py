@@ -15,8 +15,8 @@ import pytest
 
 from bot.core.ports import ClusterError
 from bot.core.records import Actor, Run
-from bot.service import Service
 from bot.slack import blocks
+from bot.usecases.service import Service
 from sandbox.slack_api import Call
 from tests.approvals.conftest import EXAMPLE, World, text_of
 from tests.rig import Reply, SlackDriver

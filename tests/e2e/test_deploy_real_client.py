@@ -18,8 +18,8 @@ import pytest
 
 from bot.core.commands import DeployRequest
 from bot.core.readiness import FailFast
-from bot.executor import WAIT_KINDS
 from bot.kube.cluster import KubeCluster
+from bot.runs.kinds import WAIT_KINDS
 from sandbox.kube import LOAD_BALANCER_IP, SimCluster
 from tests.executor.conftest import EXAMPLES, Rig
 

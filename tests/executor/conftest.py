@@ -12,7 +12,7 @@ from bot import compose
 from bot.core import plan
 from bot.core.events import ApprovalChanged, Event, Posted, RunFinished
 from bot.core.records import Actor
-from bot.executor import Executor
+from bot.runs.loop import Executor
 from bot.settings import Settings
 from tests import rig as shared_rig
 from tests.executor.scripted import ScriptedCluster

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from bot.core.records import Actor
-from bot.service import Service
 from bot.slack import blocks
 from bot.store.db import Store
+from bot.usecases.service import Service
 from sandbox.slack_api import Call, FakeSlack
 from tests.rig import CHANNEL, SlackDriver
 from tests.security.secrets_data import (

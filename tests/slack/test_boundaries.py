@@ -23,12 +23,12 @@ from kubernetes import client as k8s_client
 from bot.core.errors import AppError, OperatorError, UserError
 from bot.kube import connect
 from bot.kube.cluster import KubeCluster
-from bot.service import Service
 from bot.slack import app as slack_app
 from bot.slack import serve
 from bot.slack.blocks import plain
 from bot.slack.groups import UsergroupCache
 from bot.slack.listeners.replies import Replies
+from bot.usecases.service import Service
 from sandbox.slack_api import FakeSlack
 from tests import rig
 from tests.slack.conftest import PROFILE_YAML, SlackDriver

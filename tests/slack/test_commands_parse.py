@@ -94,6 +94,29 @@ def test_deploy_sets_with_quotes_smart_quotes_and_equals_in_value() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "deploy app to prod --override-window",
+        "deploy --override-window app@1 prod as shop",
+        "deploy app to prod --OVERRIDE-WINDOW --set api.replicas=3",
+        "deploy app to prod --override-window --override-window",
+    ],
+)
+def test_deploy_override_window_flag(text: str) -> None:
+    cmd = commands.parse(text)
+    assert isinstance(cmd, commands.Deploy)
+    assert cmd.request.override_window is True
+    assert cmd.request.cluster == "prod"
+
+
+def test_deploy_without_the_flag_keeps_the_window() -> None:
+    cmd = commands.parse("deploy app to prod")
+    assert isinstance(cmd, commands.Deploy)
+    assert cmd.request.override_window is False
+    assert "[--override-window]" in commands.USAGE["deploy"]
+
+
 def test_slack_markup_and_nbsp_are_undone() -> None:
     assert commands.parse("show\u00a0counter-app@v1") == commands.Show(name="counter-app", version="1.0.0")
     assert commands.clean("hi <@U123|bob> in <#C123|general> see <https://x.io|x.io> &amp; &lt;b&gt;") == (
@@ -150,6 +173,14 @@ def test_create_without_yaml_means_form(text: str) -> None:
         ("deploy app to prod --set a.b=1 --set a.b=2", "given twice", "/appprofile deploy"),
         ("deploy app to prod --set", "needs a value", "/appprofile deploy"),
         ("deploy app to prod as", "`as` needs a deployment name", "/appprofile deploy"),
+        ("deploy app to prod --override", "no option `--override`", "did you mean `--override-window`"),
+        (
+            "deploy app to prod --override-window=yes",
+            "`--override-window` takes no value",
+            "/appprofile deploy",
+        ),
+        ("delete app --purge=1", "`--purge` takes no value", "/appprofile delete"),
+        ("status shop --override-window", "no option `--override-window`", "/appprofile status"),
         ("delete app --prune", "no option `--prune`", "did you mean `--purge`"),
         ('show "app', "a quote is not closed", "/appprofile show"),
         ("list extra", "does not take `extra`", "/appprofile list"),
@@ -182,7 +213,7 @@ def test_commands_with_a_form_or_a_default_do_not_fail_when_arguments_are_missin
 
 
 def test_help_text_says_what_usage_says() -> None:
-    from bot.service import HELP
+    from bot.usecases.queries import HELP
 
     for sub, usage in commands.USAGE.items():
         assert f"`{usage}`" in HELP, sub

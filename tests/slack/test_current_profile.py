@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from bot.core.records import Actor
-from bot.service import Service
 from bot.slack import blocks
 from bot.store.db import Store
+from bot.usecases.service import Service
 from sandbox.slack_api import FakeSlack
 from tests.rig import CHANNEL, SlackDriver
 from tests.slack.conftest import PROFILE_YAML

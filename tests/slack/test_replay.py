@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
 from sandbox.slack_api import FakeSlack
+from tests import rig
 from tests.rig import SlackDriver
 
 
@@ -61,3 +63,25 @@ def test_a_body_that_is_not_utf8_gets_a_clear_400(slack_http: SlackDriver, fake:
         assert err.value.code == 400
         assert b"not UTF-8" in err.value.read()
     assert fake.calls_to("chat.postMessage") == []
+
+
+def test_a_request_replayed_to_another_replica_is_not_executed_again(
+    bot: rig.Bot, fake: FakeSlack, tmp_path: Path
+) -> None:
+    # A second replica over the same database (as two `appprofile serve` behind a load balancer).
+    other = rig.build(tmp_path, fake=fake, db="appprofile.db", work_threads=2)
+    try:
+        one, two = bot.driver(), other.driver()
+        one.posted(one.command("create ```name: twice\ntiers: [{name: a, type: redis}]\n```"), "twice@1.0.0")
+        before = _uses(fake)
+        body = urlencode(one.command_body("use twice"))
+        headers = one.sign(body)
+        first = one.post(body, headers)
+        one.posted(first, "current profile")
+        replayed = two.post(body, headers)  # the very same signed request, to the other replica
+        assert replayed.status == 200 and replayed.body == ""
+        # A later command on the second replica is answered after the replay would have run.
+        two.posted(two.command("use twice"), "current profile")
+        assert _uses(fake) == before + 2
+    finally:
+        other.close()

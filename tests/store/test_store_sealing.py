@@ -11,10 +11,10 @@ from bot.clock import SystemClock
 from bot.core import model, policy
 from bot.core.errors import OperatorError, UserError
 from bot.core.records import Actor
-from bot.service import Service
 from bot.settings import Settings
 from bot.store import sealing
 from bot.store.db import Store
+from bot.usecases.service import Service
 from tests import secret_key
 from tests.store.conftest import Backend
 

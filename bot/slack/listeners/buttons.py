@@ -19,10 +19,10 @@ from slack_sdk import WebClient
 from bot.core import model
 from bot.core.errors import UserError
 from bot.core.records import Actor
-from bot.service import DeleteTarget
 from bot.slack import action_ids, blocks, plan_view
 from bot.slack.listeners.context import Context
 from bot.slack.listeners.replies import Replies, clicker
+from bot.usecases.deletes import DeleteTarget
 
 OUT_OF_DATE = "this button is out of date"
 

@@ -11,7 +11,7 @@ from bot.slack.listeners.replies import Replies
 
 if TYPE_CHECKING:
     from bot.core.tickets import DeployTicket
-    from bot.service import Service
+    from bot.usecases.service import Service
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from bot.slack.listeners.replies import Replies, actor, kwargs
 
 if TYPE_CHECKING:
     from bot.core.records import VersionRecord
-    from bot.service import Service
+    from bot.usecases.service import Service
 
 COMMAND = "/appprofile"
 

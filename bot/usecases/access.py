@@ -1,0 +1,37 @@
+"""Who may do what, and from which channel: the policy's checks, every refusal audited."""
+
+from __future__ import annotations
+
+from bot.core import policy
+from bot.core.errors import Forbidden, UserError
+from bot.core.records import Actor, Run
+from bot.usecases.context import UseCaseContext
+
+
+def authorise(ctx: UseCaseContext, actor: Actor, action: policy.Action, target: str) -> None:
+    try:
+        policy.check_action(ctx.config, action, actor.user, ctx.groups_of(actor.user))
+    except UserError:
+        ctx.store.audit(actor.user, actor.channel, action, target, "denied")
+        raise
+
+
+def check_channel(ctx: UseCaseContext, actor: Actor, cluster: str, action: str, target: str) -> None:
+    """A change to a cluster (deploy, teardown) only from a channel its `channels` rule allows."""
+    try:
+        policy.check_channel(ctx.config, cluster, actor.channel)
+    except UserError:
+        ctx.store.audit(actor.user, actor.channel, action, target, "denied")
+        raise
+
+
+def check_decision_channel(config: policy.Config, run: Run, channel: str) -> None:
+    """An approval counts only from a channel the cluster's `channels` rule allows."""
+    cc = config.cluster(run.cluster)
+    if cc.channels and channel not in cc.channels:
+        listing = ", ".join(f"<#{c}>" for c in cc.channels)
+        raise Forbidden(
+            f"approvals for `{run.cluster}` do not count from this channel: the cluster's `channels` "
+            f"rule allows only {listing}",
+            f"click Approve or Reject on the card in {listing} (or change `clusters.{run.cluster}.channels`)",
+        )
