@@ -101,7 +101,8 @@ def compose(
             fail_fast=settings.runs.fail_fast,
             guards=guards,
             check=schema.problems,
-            **({"password": password} if password is not None else {}),
+            password=password,
+            lease_seconds=settings.runs.lease_seconds,
         )
     service = Service(
         store=store,

@@ -57,17 +57,23 @@ def setup_logging(env: dict[str, str] | None = None) -> None:
 
 def start_background(bot: Bot, stop: threading.Event) -> None:
     """Resume runs left running by a previous process, and expire approvals on time."""
-    assert bot.executor is not None  # a served bot always runs deploys
-    resumed = bot.executor.resume()
-    logging.getLogger("appprofile").info("resumed %d deployment queue(s)", resumed)
+    executor = bot.executor
+    assert executor is not None  # a served bot always runs deploys
+    # A SQLite file serves one process: what it left running is this process's to finish now.
+    resumed = executor.resume(alone=bot.store.dialect == "sqlite")
+    logging.getLogger("appprofile").info("replica %s resumed %d deployment queue(s)", executor.owner, resumed)
+    interval = min(5.0, executor.lease_seconds / 3)
 
     def sweep() -> None:
         while not stop.is_set():
             try:
-                bot.service.expire_due()
+                with bot.store.singleton("approval-expiry") as mine:
+                    if mine:  # one replica expires approvals (and redraws their cards)
+                        bot.service.expire_due()
+                executor.sweep()  # every replica may take over a dead one's runs
             except Exception:
-                logging.getLogger("appprofile").exception("expiring approvals failed")
-            stop.wait(5.0)
+                logging.getLogger("appprofile").exception("the background sweep failed")
+            stop.wait(interval)
 
     threading.Thread(target=sweep, name="approval-expiry", daemon=True).start()
 

@@ -66,6 +66,8 @@ class RunSettings:
     wait_timeout: float = 600.0
     fail_fast: FailFast = field(default_factory=FailFast)
     workers: int = 4
+    # A replica that stops renewing its runs' leases for this long has them taken over.
+    lease_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class Settings:
                     unschedulable_grace=_number(e, "APPPROFILE_UNSCHEDULABLE_GRACE", 60),
                     pod_check_interval=_number(e, "APPPROFILE_POD_CHECK_INTERVAL", 5),
                 ),
+                lease_seconds=_number(e, "APPPROFILE_LEASE_SECONDS", 30),
             ),
         )
 

@@ -14,6 +14,7 @@ scripted doubles pass the contract suites the real adapters pass.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -254,7 +255,26 @@ class Runs(Protocol):
 
     def runs_with_status(self, *statuses: RunStatus) -> list[Run]: ...
 
-    def claim_next_run(self, cluster: str, deployment: str) -> Run | None: ...
+    def claim_next_run(
+        self, cluster: str, deployment: str, *, owner: str | None = None, lease_seconds: float = 30.0
+    ) -> Run | None:
+        """The deployment's next queued run, now running and leased to `owner` (None: its turn
+        is taken, or nothing is queued)."""
+        ...
+
+    def renew_lease(self, run_id: int, owner: str, lease_seconds: float = 30.0) -> bool:
+        """False once the run's lease is no longer `owner`'s: the owner must stop driving it."""
+        ...
+
+    def expired_running_runs(self) -> list[Run]: ...
+
+    def take_over(self, run_id: int, owner: str, lease_seconds: float = 30.0) -> Run | None:
+        """A running run whose lease expired, leased to `owner`; of several callers one wins."""
+        ...
+
+    def singleton(self, name: str) -> AbstractContextManager[bool]:
+        """Whether this process holds the named lock across replicas, while the block runs."""
+        ...
 
     def queue_position(self, run_id: int) -> int: ...
 

@@ -26,9 +26,16 @@ class RunContext:
     guards: Callable[[str], plan.Guard] | None
     check: plan.SchemaCheck | None
     password: Callable[[], str]
+    # Whether this replica still holds the run's lease (another may have taken it over).
+    holds: Callable[[], bool] = lambda: True
     # Every secret value known so far (given, generated, read back), scrubbed from anything a
     # person sees: failure messages, thread details, outputs, the audit log.
     hidden: set[str] = field(default_factory=set)
+
+
+class LeaseLost(Exception):
+    """Another replica took the run over (this one stalled past its lease): stop, say nothing;
+    the new owner finishes the run on the same message."""
 
 
 def retold(exc: ClusterError, message: str, detail: str) -> ClusterError:

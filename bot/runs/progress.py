@@ -7,7 +7,7 @@ from typing import Any
 from bot.core.events import Event, TierWaiting
 from bot.core.records import Run
 from bot.core.secrets import redact
-from bot.runs.context import RunContext
+from bot.runs.context import LeaseLost, RunContext
 
 
 def set_tier(
@@ -19,6 +19,8 @@ def set_tier(
     shown: dict[str, str] | None = None,
     **fields: Any,
 ) -> Run:
+    if not ctx.holds():
+        raise LeaseLost(run_id)  # before any further step: the run is another replica's now
     run = ctx.store.get_run(run_id)
     tiers = list(run.tiers)
     tiers[index] = tiers[index].model_copy(update=fields)

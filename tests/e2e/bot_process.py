@@ -41,7 +41,14 @@ def write_kubeconfig(path: Path, clusters: dict[str, SimCluster]) -> None:
 
 
 class BotProcess:
-    def __init__(self, tmp: Path, fake: FakeSlack, clusters: dict[str, SimCluster], config: str) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        fake: FakeSlack,
+        clusters: dict[str, SimCluster],
+        config: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.tmp = tmp
         self.port = free_port()
         (tmp / "kubeconfig").parent.mkdir(parents=True, exist_ok=True)
@@ -61,6 +68,7 @@ class BotProcess:
             "APPPROFILE_WAIT_TIMEOUT": "60",
             "APPPROFILE_SECRET_KEY": secret_key.KEY,
         }
+        self.env.update(env or {})
         if os.environ.get("HELM_BIN"):
             self.env["HELM_BIN"] = os.environ["HELM_BIN"]
         self.proc: subprocess.Popen[bytes] | None = None

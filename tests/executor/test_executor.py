@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,7 +125,7 @@ def test_resume_continues_from_the_last_completed_tier(tmp_path: Path) -> None:
     calls_before = len(rig.cluster.calls)
     # A restarted bot (a new executor) over the same database file, cluster and reporter.
     restarted = rig.restart()
-    assert restarted.resume() == 1
+    assert restarted.resume(alone=True) == 1
     rig.wait_idle()
     run = rig.store.get_run(run_id)
     assert run.status == "succeeded", run.error
@@ -298,3 +299,52 @@ def test_objects_of_a_failed_newer_version_are_pruned_by_the_rollback(rig: Rig) 
     assert run.status == "succeeded"
     assert any(c["action"] == "prune" and "worker" in c["ref"]["name"] for c in run.plan["changes"])
     assert not any("worker" in n for (_k, _ns, n) in rig.cluster.objects)
+
+
+def test_a_replica_that_lost_its_lease_stops_at_its_next_step_without_a_word(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig.create()
+
+    def taken_over(obj: dict[str, Any]) -> None:
+        # This replica stalled past its lease while applying the api; another took the run over.
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "counter-app-api":
+            [run] = rig.store.runs_with_status("running")
+            rig.store.update_run(run.id, lease_expires_at="2000-01-01T00:00:00Z")
+            assert rig.store.take_over(run.id, "another-replica", 30) is not None
+
+    rig.cluster.on_apply = taken_over
+    with caplog.at_level(logging.WARNING, logger="appprofile.executor"):
+        run_id = deploy(rig)
+    run = rig.store.get_run(run_id)
+    # Not failed, not finished: the run is the other replica's to finish, on the same message.
+    assert (run.status, run.lease_owner, run.error) == ("running", "another-replica", None)
+    assert [t.state for t in run.tiers] == ["ready", "applying", "pending"]
+    assert ("finished", run_id, "") not in rig.reporter.events
+    assert not any("counter-app-ui" in what for what in applied(rig))
+    assert "another replica took the run over; stopped" in caplog.text
+
+
+def test_a_dead_replicas_run_is_taken_over_and_finished_on_its_message(rig: Rig) -> None:
+    rig.create()
+    rig.cluster.hold("Deployment", "counter-app-api")
+    run_id = deploy(rig)  # the api never gets ready: the run fails at the wait timeout
+    rig.cluster.release("Deployment", "counter-app-api")
+    # As if a replica had claimed it and died mid-tier: running, leased to nobody alive.
+    rig.store.update_run(
+        run_id,
+        status="running",
+        error=None,
+        lease_owner="dead-replica",
+        lease_expires_at="2000-01-01T00:00:00Z",
+    )
+    ts = rig.store.get_run(run_id).message_ts
+    assert rig.executor.sweep() == 1
+    rig.wait_idle()
+    run = rig.store.get_run(run_id)
+    assert (run.status, run.message_ts, run.lease_owner) == ("succeeded", ts, rig.executor.owner)
+    # Nothing posted again: the same progress message was updated to the end.
+    assert [e for e in rig.reporter.events if e[0] == "started" and e[1] == run_id] == [
+        ("started", run_id, "")
+    ]
+    assert rig.executor.sweep() == 0  # an unexpired lease (now ours, finished) is not taken again
