@@ -28,7 +28,7 @@ USAGE: dict[str, str] = {
     "clone": "/appprofile clone SOURCE[@VERSION] NEW [--version V]   or   /appprofile clone v2",
     "diff": "/appprofile diff NAME V1 V2",
     "export": "/appprofile export NAME@VERSION",
-    "delete": "/appprofile delete NAME[@VERSION] [from CLUSTER] [--purge]",
+    "delete": "/appprofile delete NAME[@VERSION] [from CLUSTER] [--purge] [--override-window]",
     "deploy": (
         "/appprofile deploy [PROFILE[@VERSION]] [to] CLUSTER [as NAME] [--set tier.key=value ...]"
         " [--override-window]"
@@ -133,6 +133,8 @@ class Delete(_Cmd):
     version: str | None = None
     cluster: str | None = None
     purge: bool = False
+    # `--override-window`: tear a deployment down inside a change window (one more approver).
+    override_window: bool = False
 
 
 class DeployRequest(BaseModel):
@@ -436,7 +438,7 @@ def _parse_audit(args: _Args) -> Audit:
 _OPTIONS: dict[str, tuple[set[str], set[str]]] = {
     "version": ({"from"}, set()),
     "clone": ({"version"}, set()),
-    "delete": (set(), {"purge"}),
+    "delete": (set(), {"purge", "override-window"}),
     "deploy": ({"set"}, {"override-window"}),
     "audit": ({"profile", "cluster"}, set()),
 }
@@ -479,7 +481,16 @@ def _parse_delete(args: _Args) -> Delete:
             sub,
             f"`delete {name}@{version}` deletes a profile version, which lives on no cluster",
         )
-    return Delete(name=name, version=version, cluster=cluster, purge="purge" in args.flags)
+    override = "override-window" in args.flags
+    if version is not None and override:
+        raise _fail(
+            sub,
+            f"`--override-window` is for tearing down a deployment inside a change window; "
+            f"`delete {name}@{version}` deletes a profile version, which lives on no cluster",
+        )
+    return Delete(
+        name=name, version=version, cluster=cluster, purge="purge" in args.flags, override_window=override
+    )
 
 
 def _parse_version(args: _Args) -> Version:

@@ -15,3 +15,6 @@ class DeployTicket(BaseModel):
     queued_position: int = 0
     awaiting_approval: bool = False
     preview_only: bool = False
+    # What a change window did to the request (`--override-window`: the approval's extra
+    # approver), said in the requester's answer; empty: nothing.
+    window_note: str = ""

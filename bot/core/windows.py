@@ -273,11 +273,21 @@ def refusal(block: Block) -> WindowClosed:
     return WindowClosed(f"{closed} until {block.opens}", f"wait until then, or {override}", block=block)
 
 
-def override_note(block: Block, required: int) -> str:
+def override_note(block: Block, required: int, *, by: str | None = None, deleting: bool = False) -> str:
     """The approval card's line for a deploy with `--override-window`; `required` is the number
     of approvals the override needs (the rule's, plus `OVERRIDE_EXTRA`)."""
+    return override_text(block.cluster, block.window.label, block.rule, required, by=by, deleting=deleting)
+
+
+def override_text(
+    cluster: str, label: str, rule: str, required: int, *, by: str | None = None, deleting: bool = False
+) -> str:
+    """`override_note` from what a run keeps of its block (`options.window`, `options.window_rule`).
+    `by`: who overrode (a Slack mention); `deleting`: a teardown rather than a deploy."""
     usual = required - OVERRIDE_EXTRA
+    who = f" by {by}" if by else ""
+    what = f"deleting from `{cluster}`" if deleting else f"deploying to `{cluster}`"
     return (
-        f"`--override-window`: deploying to `{block.cluster}` inside the change window "
-        f"{block.window.label} ({block.rule}), so it needs {required} approvals instead of {usual}"
+        f"`--override-window`{who}: {what} inside the change window "
+        f"{label} ({rule}), so it needs {required} approvals instead of {usual}"
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from bot.core import windows
 from bot.core.events import ApprovalChanged, Event, Posted, RunFinished, RunView
 from bot.core.records import Run, TierState
 from bot.slack import blocks as blocks_mod
@@ -329,6 +330,7 @@ def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso:
         },
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
         *_digest(run),
+        *_override(run, required),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{state}*"}]},
     ]
     if run.status == "awaiting_approval":
@@ -368,6 +370,22 @@ def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso:
             }
         )
     return out
+
+
+def _override(run: Run, required: int) -> list[dict[str, Any]]:
+    """A request made inside a change window with `--override-window`: who overrode which
+    window, and that it needs one more approval than the cluster's rule."""
+    if not run.options.get("override_window"):
+        return []
+    note = windows.override_text(
+        run.cluster,
+        str(run.options.get("window", "")),
+        str(run.options.get("window_rule", "")),
+        required,
+        by=f"<@{run.requested_by}>",
+        deleting=run.kind == "delete",
+    )
+    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": f":warning: {note}"}]}]
 
 
 def _digest(run: Run) -> list[dict[str, Any]]:

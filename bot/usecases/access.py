@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.core import policy
+from bot.core import policy, windows
 from bot.core.errors import Forbidden, UserError
 from bot.core.records import Actor, Run
 from bot.usecases.context import UseCaseContext
@@ -22,6 +22,19 @@ def check_channel(ctx: UseCaseContext, actor: Actor, cluster: str, action: str, 
         policy.check_channel(ctx.config, cluster, actor.channel)
     except UserError:
         ctx.store.audit(actor.user, actor.channel, action, target, "denied")
+        raise
+
+
+def check_window(
+    ctx: UseCaseContext, actor: Actor, cluster: str, action: str, target: str, *, override: bool
+) -> windows.Block | None:
+    """A change to a cluster (deploy, rollback, upgrade, teardown) outside its change windows, or
+    inside one with `--override-window`: then the Block, and the approval needs one more approver.
+    A refusal is audited with its message (which window, when it opens)."""
+    try:
+        return policy.check_window(ctx.config, cluster, ctx.clock.local, override=override)
+    except UserError as exc:
+        ctx.store.audit(actor.user, actor.channel, action, target, "denied", exc.message)
         raise
 
 

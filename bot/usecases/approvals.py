@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.core import approvals, policy
+from bot.core import approvals, policy, windows
 from bot.core.errors import UserError
 from bot.core.events import ApprovalChanged
 from bot.core.records import Actor, Decision, Run
@@ -23,6 +23,12 @@ def card(ctx: UseCaseContext, run_id: int) -> None:
         ctx.publisher.publish(ApprovalChanged, run_id)
 
 
+def extra_approvers(run: Run) -> int:
+    """A request made inside a change window with `--override-window` needs one more approver
+    than the cluster's rule (each person still counts once)."""
+    return windows.OVERRIDE_EXTRA if run.options.get("override_window") else 0
+
+
 @dataclass(frozen=True)
 class Approvals:
     ctx: UseCaseContext
@@ -31,7 +37,7 @@ class Approvals:
         cc = self.ctx.config.clusters.get(run.cluster)
         if cc is None or cc.approval is None:
             return [], 1
-        t = approvals.tally(cc.approval, run, self.ctx.store.approvals(run.id))
+        t = approvals.tally(cc.approval, run, self.ctx.store.approvals(run.id), extra=extra_approvers(run))
         return t.approved_by, t.required
 
     def decide(self, actor: Actor, run_id: int, decision: str, card_fingerprint: str) -> str:
@@ -47,7 +53,7 @@ class Approvals:
             return "You have already decided on this request; nothing changed."
         target = f"run #{run.id} {run.cluster}/{run.deployment}"
         store.audit(actor.user, actor.channel, action, target, "ok", run.fingerprint[:12])
-        t = approvals.tally(cc.approval, run, store.approvals(run.id))
+        t = approvals.tally(cc.approval, run, store.approvals(run.id), extra=extra_approvers(run))
         reply = self._settle(run, action, t, executor)
         card(self.ctx, run.id)
         return reply

@@ -3,16 +3,17 @@ cluster says so, then handed to the run loop. A newer request supersedes a pendi
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.core import model, plan, policy
+from bot.core import model, plan, policy, windows
 from bot.core.commands import DeployRequest
 from bot.core.errors import NotFound, UserError
 from bot.core.records import Actor, Deployment, Run, RunKind, VersionRecord
 from bot.core.tickets import DeployTicket
-from bot.usecases.access import authorise, check_channel
+from bot.usecases.access import authorise, check_channel, check_window
 from bot.usecases.approvals import card
 from bot.usecases.context import UseCaseContext
 from bot.usecases.lookup import deployment_on, name_or_current, norm
@@ -80,16 +81,28 @@ class Deploys:
     # -- deploying -------------------------------------------------------------------------
 
     def deploy(self, actor: Actor, req: DeployRequest, *, kind: RunKind = "deploy") -> DeployTicket:
+        """Deploys, retries, rollbacks and upgrades alike: access, the cluster's channel rule and
+        change windows first (refusals audited), then the plan, then approval or the queue."""
+        target = f"{req.profile or ''} → {req.cluster}"
         authorise(self.ctx, actor, "deploy", f"{req.profile or ''}@{req.cluster}")
-        check_channel(self.ctx, actor, req.cluster, "deploy", f"{req.profile or ''} → {req.cluster}")
+        check_channel(self.ctx, actor, req.cluster, "deploy", target)
+        block = check_window(self.ctx, actor, req.cluster, "deploy", target, override=req.override_window)
         rec, p = self.preview(actor, req)
         executor = self.ctx.executor
         if executor is None:
             return DeployTicket(run_id=None, plan=p, preview_only=True)
         rule = self.ctx.config.cluster(req.cluster).approval
         if rule is None:
-            return executor.request_deploy(actor.user, actor.channel, rec, p, req.sets, kind=kind)
-        return self._request_approval(actor, executor, rec, p, req.sets, kind, rule)
+            # `check_window` refuses an override on a cluster without approval: no block here.
+            ticket = executor.request_deploy(actor.user, actor.channel, rec, p, req.sets, kind=kind)
+        else:
+            ticket = self._request_approval(actor, executor, rec, p, req.sets, kind, rule, block)
+        if req.override_window and block is None:
+            note = (
+                f"No change window of `{req.cluster}` is closed now, so `--override-window` changed nothing."
+            )
+            ticket = ticket.model_copy(update={"window_note": note})
+        return ticket
 
     def _request_approval(
         self,
@@ -100,6 +113,7 @@ class Deploys:
         sets: Mapping[str, str],
         kind: RunKind,
         rule: policy.Approval,
+        block: windows.Block | None = None,
     ) -> DeployTicket:
         # A newer request for the same deployment supersedes the pending one.
         older = self.ctx.store.pending_approval_run(p.cluster, p.deployment)
@@ -112,14 +126,25 @@ class Deploys:
             kind=kind,
             awaiting_approval=True,
             expires_in=float(rule.expires_after),
+            options=override_options(block),
         )
+        if block is not None:
+            note = windows.override_note(block, rule.required + windows.OVERRIDE_EXTRA)
+            target = f"{rec.name}@{rec.version} → {p.cluster}/{p.deployment}"
+            self.ctx.store.audit(
+                actor.user, actor.channel, "deploy", target, "override", f"run #{ticket.run_id}: {note}"
+            )
+            ticket = ticket.model_copy(update={"window_note": note})
         self._supersede(actor, older, ticket.run_id)
         if ticket.run_id is not None:
             card(self.ctx, ticket.run_id)
         return ticket
 
     def retry(self, actor: Actor, run_id: int, *, rollback: bool = False) -> DeployTicket:
-        """Retry a run (same version and --set), or roll back to the last good version."""
+        """Retry a run (same version and --set), or roll back to the last good version. A change
+        window gates these as it gates a deploy; an earlier run's `--override-window` is not
+        carried over: inside a window the Retry or Roll back button is refused, and the person
+        asks again with the deploy command and `--override-window` (the refusal names it)."""
         run = self.ctx.store.get_run(run_id)
         version = run.version
         if rollback:
@@ -134,32 +159,59 @@ class Deploys:
             name=run.deployment,
             sets=dict(run.options.get("set", {})),
         )
-        return self.deploy(actor, req, kind="rollback" if rollback else "deploy")
+        try:
+            return self.deploy(actor, req, kind="rollback" if rollback else "deploy")
+        except windows.WindowClosed as exc:
+            raise ask_again(exc, req) from None
 
     def upgrade(self, actor: Actor, cluster: str, name: str) -> DeployTicket:
+        """The Upgrade button: the profile's latest version, through the same checks as a deploy."""
         dep = self.ctx.store.get_deployment(cluster, name)
         if dep is None or dep.status == "deleted":
             raise NotFound(f"there is no deployment `{name}` on {cluster}", "see `/appprofile deployments`")
         req = DeployRequest(profile=dep.profile, version=None, cluster=cluster, name=name, sets={})
-        return self.deploy(actor, req)
+        try:
+            return self.deploy(actor, req)
+        except windows.WindowClosed as exc:
+            raise ask_again(exc, req) from None
 
     # -- tearing down ----------------------------------------------------------------------
 
-    def delete_deployment(self, actor: Actor, name: str, cluster: str | None, *, purge: bool = False) -> str:
+    def delete_deployment(
+        self,
+        actor: Actor,
+        name: str,
+        cluster: str | None,
+        *,
+        purge: bool = False,
+        override_window: bool = False,
+    ) -> str:
         if self.ctx.executor is None:
             raise UserError(NO_CLUSTER)
         dep = deployment_on(self.ctx, name, cluster, "delete")
-        # Tearing down is a change to the cluster like a deploy: same channel rule, same approval.
+        # Tearing down is a change to the cluster like a deploy: same channel rule, same change
+        # windows (and `--override-window`), same approval.
         check_channel(self.ctx, actor, dep.cluster, "delete", dep.ref)
+        block = check_window(self.ctx, actor, dep.cluster, "delete", dep.ref, override=override_window)
         rule = self.ctx.config.cluster(dep.cluster).approval
         if rule is None:
             run_id = self._request_teardown(actor, dep, purge=purge)
             return f"Deleting deployment {name} on {dep.cluster} (run #{run_id}); progress is in the channel."
         older = self.ctx.store.pending_approval_run(dep.cluster, dep.name)
         run_id = self._request_teardown(actor, dep, purge=purge, expires_in=float(rule.expires_after))
+        note = ""
+        if block is not None:
+            # The teardown waits for approval, so nothing has seen its options yet.
+            run = self.ctx.store.get_run(run_id)
+            self.ctx.store.update_run(run_id, options={**run.options, **override_options(block)})
+            note = windows.override_note(block, rule.required + windows.OVERRIDE_EXTRA, deleting=True)
+            self.ctx.store.audit(
+                actor.user, actor.channel, "delete", dep.ref, "override", f"run #{run_id}: {note}"
+            )
+            note = f" {note}."
         self._supersede(actor, older, run_id)
         card(self.ctx, run_id)
-        return f"Deleting {name} on {dep.cluster} needs approval: the card is in the channel (run #{run_id})."
+        return f"Deleting {name} on {dep.cluster} needs approval: the card is in the channel (run #{run_id}).{note}"
 
     def _request_teardown(
         self, actor: Actor, dep: Deployment, *, purge: bool, expires_in: float | None = None
@@ -189,3 +241,24 @@ class Deploys:
             actor.user, actor.channel, "reject", f"run #{older.id}", "superseded", f"by run #{newer}"
         )
         card(self.ctx, older.id)
+
+
+def override_options(block: windows.Block | None) -> dict[str, object]:
+    """What a run keeps of the change window it was requested in with `--override-window`: the
+    approvals count `windows.OVERRIDE_EXTRA` more (`options.override_window`), the card says which."""
+    if block is None:
+        return {}
+    return {"override_window": True, "window": block.window.label, "window_rule": block.rule}
+
+
+def ask_again(exc: windows.WindowClosed, req: DeployRequest) -> windows.WindowClosed:
+    """A button (Retry, Roll back, Upgrade) refused by a change window: a button cannot add
+    `--override-window`, so the hint names the deploy command that does the same with it."""
+    ref = f"{req.profile}@{req.version}" if req.version else str(req.profile)
+    words = ["/appprofile", "deploy", ref]
+    words += ["to", req.cluster, "as", req.name or str(req.profile)]
+    for key, value in req.sets.items():
+        words += ["--set", f"{key}={value}"]
+    again = shlex.join([*words, "--override-window"])
+    hint = (exc.hint or "").replace("add `--override-window`", f"run `{again}`")
+    return windows.WindowClosed(exc.message, hint, block=exc.block)

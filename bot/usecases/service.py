@@ -126,9 +126,18 @@ class Service:
     # -- deleting --------------------------------------------------------------------------
 
     def delete_targets(
-        self, actor: Actor, name: str, version: str | None, cluster: str | None, *, purge: bool = False
+        self,
+        actor: Actor,
+        name: str,
+        version: str | None,
+        cluster: str | None,
+        *,
+        purge: bool = False,
+        override_window: bool = False,
     ) -> list[DeleteTarget]:
-        return self.deletes.delete_targets(actor, name, version, cluster, purge=purge)
+        return self.deletes.delete_targets(
+            actor, name, version, cluster, purge=purge, override_window=override_window
+        )
 
     def describe_delete(self, actor: Actor, target: DeleteTarget) -> str:
         return self.deletes.describe_delete(actor, target)
@@ -141,14 +150,27 @@ class Service:
         *,
         purge: bool = False,
         cluster: str | None = None,
+        override_window: bool = False,
     ) -> str:
-        return self.deletes.delete(actor, name, version, purge=purge, cluster=cluster)
+        return self.deletes.delete(
+            actor, name, version, purge=purge, cluster=cluster, override_window=override_window
+        )
 
     def delete_target(self, actor: Actor, target: DeleteTarget) -> str:
         return self.deletes.delete_target(actor, target)
 
-    def delete_deployment(self, actor: Actor, name: str, cluster: str | None, *, purge: bool = False) -> str:
-        return self.deploys.delete_deployment(actor, name, cluster, purge=purge)
+    def delete_deployment(
+        self,
+        actor: Actor,
+        name: str,
+        cluster: str | None,
+        *,
+        purge: bool = False,
+        override_window: bool = False,
+    ) -> str:
+        return self.deploys.delete_deployment(
+            actor, name, cluster, purge=purge, override_window=override_window
+        )
 
     # -- deploying -------------------------------------------------------------------------
 

@@ -154,7 +154,7 @@ def test_delete_of_a_name_that_is_a_profile_and_a_deployment_asks_which(boot: Bo
         "Cancel",
     ]
     assert all(
-        json.loads(b["value"]).keys() <= {"kind", "name", "version", "cluster", "purge"}
+        json.loads(b["value"]).keys() <= {"kind", "name", "version", "cluster", "purge", "override_window"}
         for b in buttons(choice)[:2]
     )
 

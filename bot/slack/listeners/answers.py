@@ -40,4 +40,7 @@ def deploy_started(ticket: DeployTicket) -> Message:
         )
     else:
         text = f"Deploying {what}: run #{ticket.run_id} started ({p.summary()}); progress is in the channel."
+    if ticket.window_note:
+        # `--override-window`: which window, and that the approval needs one more approver.
+        text += f"\n{ticket.window_note}"
     return blocks.plain(text)

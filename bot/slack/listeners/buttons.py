@@ -37,6 +37,7 @@ class DeleteValue(BaseModel):
     version: str | None = Field(default=None, max_length=40)
     cluster: str | None = Field(default=None, max_length=63)
     purge: bool = False
+    override_window: bool = False
 
     def target(self) -> DeleteTarget:
         return DeleteTarget(**self.model_dump())

@@ -163,7 +163,9 @@ def export(a: Asked, cmd: commands.Export) -> None:
 def delete(a: Asked, cmd: commands.Delete) -> None:
     """One target: its confirmation. A name that is a profile and a deployment: a choice."""
     s = a.service
-    targets = s.delete_targets(a.actor, cmd.name, cmd.version, cmd.cluster, purge=cmd.purge)
+    targets = s.delete_targets(
+        a.actor, cmd.name, cmd.version, cmd.cluster, purge=cmd.purge, override_window=cmd.override_window
+    )
     if len(targets) == 1:
         a.replies.private(blocks.delete_confirm(targets[0], s.describe_delete(a.actor, targets[0])))
         return
