@@ -10,7 +10,7 @@ HELM := $(VENV)/bin/helm
 HELM_FOUND = $(or $(HELM_BIN),$(if $(wildcard $(HELM)),$(abspath $(HELM))),$(shell command -v helm 2>/dev/null))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck imports hadolint pytest bench clean setup browser
+.PHONY: run test lint typecheck imports hadolint pytest bench clean setup browser postgres
 
 setup: $(STAMP) $(HELM)
 

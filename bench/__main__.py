@@ -7,6 +7,8 @@ in tests: timings depend on the machine, ratios much less.
 - requests:     Kubernetes API requests per deploy vs the minimum the deploy needs
 - slack_calls:  Slack Web API calls per deploy of 3 and 10 tiers vs 1 post + 1 update per second
 - store:        list/show/versions with 10,000 profiles × 10 versions vs raw sqlite3
+- scale:        deployments/status/audit over 10,000 deployments and 100,000 audit rows vs raw SQL
+                (SQLite and PostgreSQL); ack of 50 concurrent deploys over 2 replicas vs idle `list`
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import traceback
 
 from bench.common import Figure, show, table
 
-FIGURES = ("ack", "plan", "requests", "slack_calls", "store")
+FIGURES = ("ack", "plan", "requests", "slack_calls", "store", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:

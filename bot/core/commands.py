@@ -33,9 +33,11 @@ USAGE: dict[str, str] = {
         "/appprofile deploy [PROFILE[@VERSION]] [to] CLUSTER [as NAME] [--set tier.key=value ...]"
         " [--override-window]"
     ),
+    "promote": "/appprofile promote NAME from CLUSTER_A to CLUSTER_B [as NAME2] [--override-window]",
     "status": "/appprofile status [NAME [on CLUSTER]]",
     "deployments": "/appprofile deployments",
     "outputs": "/appprofile outputs NAME [on CLUSTER]",
+    "logs": "/appprofile logs NAME TIER [on CLUSTER] [--lines N]",
     "audit": "/appprofile audit [N] [--profile P] [--cluster C]",
 }
 
@@ -156,6 +158,18 @@ class Deploy(_Cmd):
     request: DeployRequest
 
 
+class Promote(_Cmd):
+    """Deploy to `to_cluster` exactly what succeeded as `name` on `from_cluster` (its version and
+    `--set` values), as `new_name` (default `name`), through that cluster's checks and approval."""
+
+    kind: Literal["promote"] = "promote"
+    name: str
+    from_cluster: str
+    to_cluster: str
+    new_name: str | None = None
+    override_window: bool = False
+
+
 class Status(_Cmd):
     kind: Literal["status"] = "status"
     name: str | None = None
@@ -170,6 +184,16 @@ class Outputs(_Cmd):
     kind: Literal["outputs"] = "outputs"
     name: str
     cluster: str | None = None
+
+
+class Logs(_Cmd):
+    """The last `lines` lines of each container of tier `tier`'s pods (the use case bounds it)."""
+
+    kind: Literal["logs"] = "logs"
+    name: str
+    tier: str
+    cluster: str | None = None
+    lines: int = 50
 
 
 class Audit(_Cmd):
@@ -193,9 +217,11 @@ Command = Annotated[
     | Export
     | Delete
     | Deploy
+    | Promote
     | Status
     | Deployments
     | Outputs
+    | Logs
     | Audit,
     Field(discriminator="kind"),
 ]
@@ -402,6 +428,53 @@ def _parse_deploy(args: _Args) -> Deploy:
     return Deploy(request=request)
 
 
+def _parse_promote(args: _Args) -> Promote:
+    """`NAME from A to B [as NAME2]`; the three keyword pairs in any order after NAME."""
+    sub = "promote"
+    pos = args.positional
+    if not pos:
+        raise _missing(sub, "`promote` needs a deployment name, `from CLUSTER` and `to CLUSTER`")
+    if "@" in pos[0]:
+        raise _fail(
+            sub,
+            f"`promote` takes a deployment name, not `{pos[0]}`: it deploys the version that "
+            "succeeded on the `from` cluster",
+        )
+    name = _name(sub, pos[0], "deployment name")
+    given: dict[str, str] = {}
+    i = 1
+    while i < len(pos):
+        word = pos[i].lower()
+        if word not in ("from", "to", "as"):
+            raise _fail(sub, f"`promote` does not take `{' '.join(pos[i:])}`")
+        if word in given:
+            raise _fail(sub, f"`{word}` is given twice")
+        if i + 1 >= len(pos) or pos[i + 1].lower() in ("from", "to", "as"):
+            what = "a deployment name" if word == "as" else "a cluster name"
+            raise _fail(sub, f"`{word}` needs {what} after it")
+        given[word] = pos[i + 1]
+        i += 2
+    if "from" not in given:
+        raise _fail(sub, f"`promote` needs `from CLUSTER`: the cluster where `{name}` succeeded")
+    if "to" not in given:
+        raise _fail(sub, f"`promote` needs `to CLUSTER`: the cluster to promote `{name}` to")
+    source, target = _cluster(sub, given["from"]), _cluster(sub, given["to"])
+    if source == target:
+        raise _fail(
+            sub,
+            f"`promote` needs two different clusters: `{source}` is both `from` and `to` "
+            f"(to deploy again on {source}, use `/appprofile deploy`)",
+        )
+    new_name = _name(sub, given["as"], "deployment name") if "as" in given else None
+    return Promote(
+        name=name,
+        from_cluster=source,
+        to_cluster=target,
+        new_name=new_name,
+        override_window="override-window" in args.flags,
+    )
+
+
 def _parse_clone(args: _Args) -> Clone:
     sub = "clone"
     args.at_most(2)
@@ -440,7 +513,9 @@ _OPTIONS: dict[str, tuple[set[str], set[str]]] = {
     "clone": ({"version"}, set()),
     "delete": (set(), {"purge", "override-window"}),
     "deploy": ({"set"}, {"override-window"}),
+    "promote": (set(), {"override-window"}),
     "audit": ({"profile", "cluster"}, set()),
+    "logs": ({"lines"}, set()),
 }
 
 
@@ -468,6 +543,33 @@ def _parse_status(args: _Args) -> Status:
 def _parse_outputs(args: _Args) -> Outputs:
     name, cluster = _where("outputs", args, "on")
     return Outputs(name=_name("outputs", name, "deployment name"), cluster=cluster)
+
+
+def _parse_logs(args: _Args) -> Logs:
+    """`logs NAME TIER [on CLUSTER] [--lines N]`."""
+    sub = "logs"
+    pos = args.positional
+    if len(pos) < 2:
+        raise _missing(sub, "`logs` needs a deployment name and a tier")
+    name = _name(sub, pos[0], "deployment name")
+    tier = pos[1]
+    if not model.TIER_RE.match(tier):
+        raise _fail(sub, f"`{tier[:64]}` is not a tier name: lowercase letters, digits and '-'")
+    cluster: str | None = None
+    rest = pos[2:]
+    if len(rest) == 2 and rest[0].lower() == "on":
+        cluster = _cluster(sub, rest[1])
+    elif len(rest) == 1 and rest[0].lower() == "on":
+        raise _fail(sub, "`on` needs a cluster name after it")
+    elif rest:
+        raise _fail(sub, f"`logs` does not take `{' '.join(rest)}`")
+    lines = 50
+    if "lines" in args.options:
+        raw = args.options["lines"]
+        if not re.fullmatch(r"-?[0-9]{1,9}", raw):
+            raise _fail(sub, f"`--lines {raw[:20]}` is not a number of lines")
+        lines = int(raw)
+    return Logs(name=name, tier=tier, cluster=cluster, lines=lines)
 
 
 def _parse_delete(args: _Args) -> Delete:
@@ -536,6 +638,8 @@ def _parse_words(sub: str, args: _Args) -> Command:
         return _parse_status(args)
     if sub == "outputs":
         return _parse_outputs(args)
+    if sub == "logs":
+        return _parse_logs(args)
     if sub == "use":
         args.at_most(1)
         if not pos:
@@ -558,6 +662,8 @@ def _parse_words(sub: str, args: _Args) -> Command:
         return Export(name=name, version=version)
     if sub == "delete":
         return _parse_delete(args)
+    if sub == "promote":
+        return _parse_promote(args)
     if sub == "deploy":
         if not pos:
             raise _missing(sub, "`deploy` needs at least a cluster")

@@ -78,6 +78,21 @@ class Readiness(BaseModel):
     message: str = ""
 
 
+class PodLog(BaseModel):
+    """The last lines one container of a pod logged (`previous`: its crashed predecessor's).
+
+    `note` says why there is no text when the kubelet said so instead of logging (the container
+    is waiting to start); it is empty for a container that simply logged nothing yet."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pod: str
+    container: str
+    previous: bool = False
+    text: str = ""
+    note: str = ""
+
+
 class Cluster(Protocol):
     """One Kubernetes cluster, as the executor sees it."""
 
@@ -128,6 +143,13 @@ class Cluster(Protocol):
 
     def delete(self, ref: ObjectRef) -> None:
         """Delete; an object that is already gone, or of a kind the cluster does not serve, is done."""
+        ...
+
+    def pod_logs(self, namespace: str, selector: Mapping[str, str], *, lines: int) -> list[PodLog]:
+        """The last `lines` lines of every container of the pods `selector` matches in `namespace`
+        (pods by name, containers in spec order), each container whose restartCount is above 0
+        preceded by its previous (crashed) container's. A previous container the kubelet no
+        longer has is left out; no pods (or no namespace) is an empty list."""
         ...
 
 

@@ -44,6 +44,8 @@ AuditAction = Literal[
     "rollback",
     "retry",
     "use",
+    "promote",
+    "logs",
 ]
 
 # Runs in these states will still do something; every other state is final.

@@ -215,6 +215,12 @@ def duration_text(minutes: int) -> str:
     return f"{mins} min"
 
 
+def ago_text(seconds: float) -> str:
+    """`3 h ago`, `2 d 15 h ago`, `just now` (under a minute, or a clock that went back)."""
+    minutes = int(seconds // 60)
+    return f"{duration_text(minutes)} ago" if minutes >= 1 else "just now"
+
+
 def blocking(windows: Sequence[Window], local: Callable[[str], LocalTime], *, cluster: str) -> Block | None:
     """The first of `windows` that contains now (as `local(timezone)` says), or None: deploys
     are open. `local` is `ports.Clock.local`; it is asked once per time zone."""

@@ -40,7 +40,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniq
 from bot.core import readiness
 from bot.core.errors import ClusterError, OperatorError, PermanentClusterError, TemporaryClusterError
 from bot.core.guardrails import Ownership
-from bot.core.ports import ObjectRef, Readiness
+from bot.core.ports import ObjectRef, PodLog, Readiness
 from bot.core.readiness import FailFast
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,8 @@ _WATCH_RESTARTS = 5
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 # A rollout can emit many events a second; the pods are listed at most this often for them.
 _POD_CHECK_MIN_GAP = 1.0
+# A bound on one container's log read, whatever its lines' length (500 lines of 1 KiB and more).
+MAX_LOG_BYTES = 512 * 1024
 _T = TypeVar("_T")
 # The client's dynamic layer is untyped; it is used through these Any-typed names only.
 _DynamicClient: Any = dynamic.DynamicClient
@@ -189,6 +191,21 @@ def _api_message(exc: ApiException, *, secret: bool) -> str:
         # The API quotes rejected values ("Invalid value: \"...\""); for a Secret that is its data.
         text = re.sub(r'Invalid value: "(?:[^"\\]|\\.)*"', "Invalid value: (hidden)", text)
     return text
+
+
+def _log_sources(pod: Mapping[str, Any]) -> list[tuple[str, bool]]:
+    """(container, previous) to read for a pod: each container in spec order, its previous
+    (crashed) one first when it has restarted."""
+    spec_names = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    restarts = {str(s.get("name")): int(s.get("restartCount") or 0) for s in statuses}
+    names = spec_names or list(restarts)
+    out: list[tuple[str, bool]] = []
+    for name in names:
+        if restarts.get(name, 0) > 0:
+            out.append((name, True))
+        out.append((name, False))
+    return out
 
 
 class KubeCluster:
@@ -533,6 +550,69 @@ class KubeCluster:
             )
         except _Gone:
             return  # already gone: that is what we wanted
+
+    # ---- logs -----------------------------------------------------------------------------
+
+    def pod_logs(self, namespace: str, selector: Mapping[str, str], *, lines: int) -> list[PodLog]:
+        # Pods through the dynamic client, as plain dicts: the typed `list_namespaced_pod` validates
+        # every field into strict models and fails on a status the kubelet left partly empty.
+        # The logs through the typed `read_namespaced_pod_log`: its answer is only text.
+        res = self._resource("v1", "Pod")
+        dyn = self._client()
+        label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        try:
+            listing = self._call(
+                "list",
+                "pods",
+                namespace,
+                lambda: dyn.get(res, namespace=namespace, label_selector=label_selector),
+            ).to_dict()
+        except _Gone:
+            return []  # no such namespace: no pods
+        items: list[dict[str, Any]] = listing.get("items") or []
+        core = k8s_client.CoreV1Api(self._api)
+        out: list[PodLog] = []
+        for pod in sorted(items, key=lambda p: str((p.get("metadata") or {}).get("name"))):
+            name = str((pod.get("metadata") or {}).get("name"))
+            for container, previous in _log_sources(pod):
+                found = self._container_log(core, namespace, name, container, previous, max(1, lines))
+                if found is not None:
+                    out.append(found)
+        return out
+
+    def _container_log(
+        self, core: k8s_client.CoreV1Api, namespace: str, pod: str, container: str, previous: bool, lines: int
+    ) -> PodLog | None:
+        """One container's last lines; None when there is nothing to show (a previous container
+        the kubelet no longer has, or a pod deleted since it was listed)."""
+
+        def read() -> PodLog:
+            try:
+                text = core.read_namespaced_pod_log(
+                    pod,
+                    namespace,
+                    container=container,
+                    tail_lines=lines,
+                    previous=previous,
+                    limit_bytes=MAX_LOG_BYTES,
+                    _request_timeout=self._timeout,
+                )
+            except ApiException as e:
+                if int(e.status or 0) != 400:
+                    raise  # mapped by `_call`, as every other answer
+                # The kubelet's "no log here": waiting to start, no previous terminated container.
+                return PodLog(
+                    pod=pod, container=container, previous=previous, note=_api_message(e, secret=False)
+                )
+            return PodLog(pod=pod, container=container, previous=previous, text=str(text or ""))
+
+        try:
+            got = self._call("get", "pods/log", namespace, read)
+        except _Gone:
+            return None
+        if previous and got.note:
+            return None  # "previous terminated container … not found": nothing crashed worth showing
+        return got
 
     # ---- waiting --------------------------------------------------------------------------
 

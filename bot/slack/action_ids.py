@@ -20,6 +20,7 @@ ROLLBACK_ACTION = "run_rollback"
 APPROVE_ACTION = "approval_approve"
 REJECT_ACTION = "approval_reject"
 VIEW_PLAN_ACTION = "plan_view"
+LOGS_ACTION = "run_logs"  # a failed or waiting tier's pods' logs into the run's thread
 
 # Every input of a form (bot.slack.modals); the block id names the field.
 INPUT_ACTION = "value"

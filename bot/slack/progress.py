@@ -17,12 +17,12 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.core import windows
+from bot.core import lineage, windows
 from bot.core.events import ApprovalChanged, Event, Posted, RunFinished, RunView
 from bot.core.records import Run, TierState
 from bot.slack import blocks as blocks_mod
 from bot.slack import plan_view
-from bot.slack.action_ids import APPROVE_ACTION, REJECT_ACTION, RETRY_ACTION, ROLLBACK_ACTION
+from bot.slack.action_ids import APPROVE_ACTION, LOGS_ACTION, REJECT_ACTION, RETRY_ACTION, ROLLBACK_ACTION
 
 log = logging.getLogger("appprofile.slack.progress")
 
@@ -96,6 +96,7 @@ def blocks(view: RunView) -> list[dict[str, Any]]:
                 {
                     "type": "mrkdwn",
                     "text": f"*{status}* · run #{run.id} · requested by <@{run.requested_by}>"
+                    + "".join(f" · {text}" for text in _promotion(run, now))
                     + (f" · plan `{run.fingerprint[:12]}`: {plan_summary(run)}" if run.fingerprint else ""),
                 }
             ],
@@ -155,8 +156,26 @@ def blocks(view: RunView) -> list[dict[str, Any]]:
                     },
                 }
             )
+        failed_tier = next((t.name for t in run.tiers if t.state == "failed"), None)
+        if run.status == "failed" and failed_tier is not None:
+            elements.append(logs_button(run, failed_tier))
         out.append({"type": "actions", "block_id": f"run-{run.id}", "elements": elements})
+    waiting = next((t.name for t in run.tiers if t.state == "waiting"), None)
+    if run.status == "running" and run.kind != "delete" and waiting is not None:
+        out.append(
+            {"type": "actions", "block_id": f"run-{run.id}-logs", "elements": [logs_button(run, waiting)]}
+        )
     return out
+
+
+def logs_button(run: Run, tier: str) -> dict[str, Any]:
+    """**Logs**: the tier's pods' last lines into this message's thread (`/appprofile logs`)."""
+    return {
+        "type": "button",
+        "action_id": LOGS_ACTION,
+        "text": {"type": "plain_text", "text": f"Logs of {tier}"[:75]},
+        "value": json.dumps({"run": run.id, "tier": tier}),
+    }
 
 
 def outputs_text(outputs: dict[str, dict[str, str]]) -> str:
@@ -288,7 +307,7 @@ class SlackReporter:
     def _approval(self, view: RunView) -> Posted | None:
         run = view.run
         body = approval_blocks(
-            run, approved_by=view.approved_by, required=view.required, now_iso=view.now_iso
+            run, approved_by=view.approved_by, required=view.required, now_iso=view.now_iso, now=view.now
         )
         if run.approval_ts is None:
             resp = self.client.chat_postMessage(channel=run.channel, text=_approval_text(run), blocks=body)
@@ -299,8 +318,11 @@ class SlackReporter:
         return None
 
 
-def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso: str) -> list[dict[str, Any]]:
-    """The approval card: what would run, the plan it binds to, who approved, and until when."""
+def approval_blocks(
+    run: Run, *, approved_by: list[str], required: int, now_iso: str, now: float = 0.0
+) -> list[dict[str, Any]]:
+    """The approval card: what would run, the plan it binds to, who approved, and until when;
+    a promotion says where from (its "time ago" counted from `now`, the event's clock)."""
     summary = plan_summary(run)
     verb = "delete from" if run.kind == "delete" else "deploy to"
     state = {
@@ -329,6 +351,10 @@ def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso:
             "text": {"type": "plain_text", "text": f"Approval: {verb} {run.cluster}"[:150]},
         },
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        *(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f":arrow_heading_up: {text}"}]}
+            for text in _promotion(run, now, source_run=True)
+        ),
         *_digest(run),
         *_override(run, required),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{state}*"}]},
@@ -370,6 +396,18 @@ def approval_blocks(run: Run, *, approved_by: list[str], required: int, now_iso:
             }
         )
     return out
+
+
+def _promotion(run: Run, now: float, *, source_run: bool = False) -> list[str]:
+    """A promoted run's lineage as one line (none for other runs): "promotion of shop from
+    staging (succeeded 3 h ago)", with the source run and version on the approval card."""
+    source = lineage.of(run.options)
+    if source is None:
+        return []
+    text = source.text(now)
+    if source_run:
+        text += f": run #{source.run}'s version {source.version} and `--set` values, unchanged"
+    return [text[:3000]]
 
 
 def _override(run: Run, required: int) -> list[dict[str, Any]]:

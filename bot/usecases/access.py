@@ -8,11 +8,15 @@ from bot.core.records import Actor, Run
 from bot.usecases.context import UseCaseContext
 
 
-def authorise(ctx: UseCaseContext, actor: Actor, action: policy.Action, target: str) -> None:
+def authorise(
+    ctx: UseCaseContext, actor: Actor, action: policy.Action, target: str, *, audited_as: str | None = None
+) -> None:
+    """`action` as the access rules name it; a refusal is audited as `audited_as` (default: the
+    action), e.g. reading logs needs `deploy` and is audited as `logs`."""
     try:
         policy.check_action(ctx.config, action, actor.user, ctx.groups_of(actor.user))
     except UserError:
-        ctx.store.audit(actor.user, actor.channel, action, target, "denied")
+        ctx.store.audit(actor.user, actor.channel, audited_as or action, target, "denied")
         raise
 
 

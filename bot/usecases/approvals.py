@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.core import approvals, policy, windows
-from bot.core.errors import UserError
+from bot.core.errors import Conflict, UserError
 from bot.core.events import ApprovalChanged
 from bot.core.records import Actor, Decision, Run
 from bot.usecases.access import check_decision_channel
@@ -88,7 +88,7 @@ class Approvals:
                 self.ctx.store.update_run(run.id, status="queued", only_if_status=("awaiting_approval",))
                 executor.kick(run.cluster, run.deployment)
                 reply = "Approved; the deploy is starting."
-        except UserError:
+        except Conflict:  # the store's only_if_status: a lost race
             reply = "This request was decided by someone else a moment ago."
         return reply
 
@@ -105,7 +105,7 @@ class Approvals:
     def _expire(self, run: Run) -> bool:
         try:
             self.ctx.store.update_run(run.id, status="expired", only_if_status=("awaiting_approval",))
-        except UserError:
+        except Conflict:  # the store's only_if_status: a lost race
             return False
         target = f"run #{run.id} {run.cluster}/{run.deployment}"
         self.ctx.store.audit("appprofile", run.channel, "expire", target, "expired")

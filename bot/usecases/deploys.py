@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.core import model, plan, policy, windows
 from bot.core.commands import DeployRequest
-from bot.core.errors import NotFound, UserError
+from bot.core.errors import Conflict, NotFound, UserError
 from bot.core.records import Actor, Deployment, Run, RunKind, VersionRecord
 from bot.core.tickets import DeployTicket
 from bot.usecases.access import authorise, check_channel, check_window
@@ -80,9 +80,17 @@ class Deploys:
 
     # -- deploying -------------------------------------------------------------------------
 
-    def deploy(self, actor: Actor, req: DeployRequest, *, kind: RunKind = "deploy") -> DeployTicket:
-        """Deploys, retries, rollbacks and upgrades alike: access, the cluster's channel rule and
-        change windows first (refusals audited), then the plan, then approval or the queue."""
+    def deploy(
+        self,
+        actor: Actor,
+        req: DeployRequest,
+        *,
+        kind: RunKind = "deploy",
+        options: Mapping[str, object] | None = None,
+    ) -> DeployTicket:
+        """Deploys, retries, rollbacks, upgrades and promotions alike: access, the cluster's
+        channel rule and change windows first (refusals audited), then the plan, then approval or
+        the queue. `options`: more of the run's options next to `set` (a promotion's lineage)."""
         target = f"{req.profile or ''} → {req.cluster}"
         authorise(self.ctx, actor, "deploy", f"{req.profile or ''}@{req.cluster}")
         check_channel(self.ctx, actor, req.cluster, "deploy", target)
@@ -94,9 +102,11 @@ class Deploys:
         rule = self.ctx.config.cluster(req.cluster).approval
         if rule is None:
             # `check_window` refuses an override on a cluster without approval: no block here.
-            ticket = executor.request_deploy(actor.user, actor.channel, rec, p, req.sets, kind=kind)
+            ticket = executor.request_deploy(
+                actor.user, actor.channel, rec, p, req.sets, kind=kind, options=options
+            )
         else:
-            ticket = self._request_approval(actor, executor, rec, p, req.sets, kind, rule, block)
+            ticket = self._request_approval(actor, executor, rec, p, req.sets, kind, rule, block, options)
         if req.override_window and block is None:
             note = (
                 f"No change window of `{req.cluster}` is closed now, so `--override-window` changed nothing."
@@ -114,6 +124,7 @@ class Deploys:
         kind: RunKind,
         rule: policy.Approval,
         block: windows.Block | None = None,
+        options: Mapping[str, object] | None = None,
     ) -> DeployTicket:
         # A newer request for the same deployment supersedes the pending one.
         older = self.ctx.store.pending_approval_run(p.cluster, p.deployment)
@@ -126,7 +137,7 @@ class Deploys:
             kind=kind,
             awaiting_approval=True,
             expires_in=float(rule.expires_after),
-            options=override_options(block),
+            options={**(options or {}), **override_options(block)},
         )
         if block is not None:
             note = windows.override_note(block, rule.required + windows.OVERRIDE_EXTRA)
@@ -235,7 +246,7 @@ class Deploys:
             return
         try:
             self.ctx.store.update_run(older.id, status="superseded", only_if_status=("awaiting_approval",))
-        except UserError:
+        except Conflict:  # the store's only_if_status: a lost race
             return  # decided in the meantime; nothing to supersede
         self.ctx.store.audit(
             actor.user, actor.channel, "reject", f"run #{older.id}", "superseded", f"by run #{newer}"

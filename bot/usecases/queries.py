@@ -98,9 +98,13 @@ _DOES: dict[str, str] = {
     "export": "the YAML, for GitOps",
     "delete": "a profile version, a profile, or the deployment on CLUSTER (volumes kept unless --purge)",
     "deploy": "plan, approval where needed, then tier by tier; no profile: the channel's current one",
+    "promote": "deploy the version and --set values that succeeded on CLUSTER_A to CLUSTER_B, "
+    "through its guardrails and approval",
     "status": "live state, on every cluster NAME is deployed to unless one is named",
     "deployments": "everything deployed, with updates available",
     "outputs": "a deployment's outputs, secrets masked",
+    "logs": "the last N lines (50, at most 500) of a tier's pods, into the run's thread; secrets scrubbed; "
+    "for people who may deploy there",
     "audit": "who did what, where, when, with what result",
 }
 

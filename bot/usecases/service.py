@@ -15,7 +15,9 @@ from bot.usecases.approvals import Approvals
 from bot.usecases.context import UseCaseContext, no_groups
 from bot.usecases.deletes import Deletes, DeleteTarget
 from bot.usecases.deploys import Deploys
+from bot.usecases.logs import DEFAULT_LINES, Logs, LogsAnswer
 from bot.usecases.profiles import Profiles
+from bot.usecases.promotions import Promotions
 from bot.usecases.queries import DeploymentView, Queries
 
 if TYPE_CHECKING:
@@ -44,8 +46,10 @@ class Service:
         self.profiles = Profiles(ctx)
         self.deploys = Deploys(ctx)
         self.deletes = Deletes(ctx, self.profiles, self.deploys)
+        self.promotions = Promotions(ctx, self.deploys)
         self.approvals = Approvals(ctx)
         self.queries = Queries(ctx)
+        self.log_reader = Logs(ctx)
 
     @property
     def store(self) -> ports.Repositories:
@@ -186,6 +190,20 @@ class Service:
     def upgrade(self, actor: Actor, cluster: str, name: str) -> DeployTicket:
         return self.deploys.upgrade(actor, cluster, name)
 
+    def promote(
+        self,
+        actor: Actor,
+        name: str,
+        from_cluster: str,
+        to_cluster: str,
+        *,
+        new_name: str | None = None,
+        override_window: bool = False,
+    ) -> DeployTicket:
+        return self.promotions.promote(
+            actor, name, from_cluster, to_cluster, new_name=new_name, override_window=override_window
+        )
+
     # -- approvals -------------------------------------------------------------------------
 
     def approval_tally(self, run: Run) -> tuple[list[str], int]:
@@ -225,3 +243,15 @@ class Service:
 
     def audit(self, actor: Actor, limit: int, profile: str | None, cluster: str | None) -> list[AuditEntry]:
         return self.queries.audit(actor, limit, profile, cluster)
+
+    def logs(
+        self,
+        actor: Actor,
+        name: str,
+        tier: str,
+        cluster: str | None = None,
+        lines: int = DEFAULT_LINES,
+        *,
+        run_id: int | None = None,
+    ) -> LogsAnswer:
+        return self.log_reader.tier_logs(actor, name, tier, cluster, lines, run_id=run_id)

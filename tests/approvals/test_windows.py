@@ -290,9 +290,11 @@ def test_a_teardown_inside_a_window_is_refused_unless_overridden(make_world: Any
         user=APPROVER_A,
         channel=PROD_CHANNEL,
     )
+    # The answer first (the click's own reply): the run exists once it has been sent.
+    answered = text_of(driver.answer(reply, "needs approval"))
     assert (
         f"needs approval: the card is in the channel (run #{pending(world).id}). `--override-window`: {note}."
-        in (text_of(driver.answer(reply, "needs approval")))
+        in (answered)
     )
     card = text_of(driver.posted(reply, "Approval: delete from prod"))
     assert f"`--override-window` by <@{APPROVER_A}>: {note}" in card and "0 of 2" in card

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.core import readiness
 from bot.core.guardrails import Ownership
-from bot.core.ports import ClusterError, ObjectRef, Readiness
+from bot.core.ports import ClusterError, ObjectRef, PodLog, Readiness
 from bot.core.readiness import FailFast
 
 LOAD_BALANCER_IP = "192.0.2.10"  # TEST-NET-1, as the emulator hands out
@@ -138,6 +138,8 @@ class ScriptedCluster:
         # For kinds not in the table; None makes every other kind "not served".
         self.default_scope: bool | None = True
         self.on_apply: Callable[[dict[str, Any]], None] | None = None
+        # (namespace, pod, container, previous) -> what the kubelet has logged
+        self.logs: dict[tuple[str, str, str, bool], str] = {}
         self.lock = threading.Lock()
 
     # -- scripting ------------------------------------------------------------------------------
@@ -168,6 +170,11 @@ class ScriptedCluster:
         obj = self.objects[(kind, namespace or "", name)]
         obj["status"] = dict(status)
         return obj
+
+    def set_log(self, namespace: str, pod: str, container: str, text: str, previous: bool = False) -> None:
+        """What `pod_logs` reads for `container` (`previous`: its crashed predecessor), as
+        `SimCluster.set_log`."""
+        self.logs[(namespace, pod, container, previous)] = text
 
     def _fault(self, verb: str, what: str) -> None:
         err = self.faults.pop((verb, what), None)
@@ -296,3 +303,46 @@ class ScriptedCluster:
         if gone is not None and readiness.pod_selector(gone) is not None:
             for pod in self._pods(gone):  # the garbage collector takes the workload's pods along
                 self.objects.pop(key(ObjectRef.of(pod)), None)
+
+    def pod_logs(self, namespace: str, selector: Mapping[str, str], *, lines: int) -> list[PodLog]:
+        """`KubeCluster.pod_logs` over the stored pods: each container's last lines, the previous
+        container's first when it restarted; what the kubelet says instead of a log as the note."""
+        self._fault("logs", namespace)
+        self.calls.append(("logs", namespace))
+        wanted = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        pods = [
+            o
+            for (kind, ns, _), o in sorted(self.objects.items())
+            if kind == "Pod"
+            and ns == namespace
+            and _selected(wanted, (o.get("metadata") or {}).get("labels") or {})
+        ]
+        out: list[PodLog] = []
+        for pod in pods:
+            name = str(pod["metadata"]["name"])
+            statuses = {
+                str(s.get("name")): s for s in (pod.get("status") or {}).get("containerStatuses") or []
+            }
+            containers = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
+            for container in containers or list(statuses):
+                status = statuses.get(container) or {}
+                if int(status.get("restartCount") or 0) > 0:
+                    before = self.logs.get((namespace, name, container, True))
+                    if before is not None:  # else: "previous terminated container … not found"
+                        out.append(
+                            PodLog(pod=name, container=container, previous=True, text=_tail(before, lines))
+                        )
+                text = self.logs.get((namespace, name, container, False))
+                waiting = (status.get("state") or {}).get("waiting")
+                if text is None and waiting:
+                    reason = str(waiting.get("reason") or "")
+                    why = "trying and failing to pull image" if "Pull" in reason else reason
+                    note = f'container "{container}" in pod "{name}" is waiting to start: {why}'
+                    out.append(PodLog(pod=name, container=container, note=note))
+                    continue
+                out.append(PodLog(pod=name, container=container, text=_tail(text or "", lines)))
+        return out
+
+
+def _tail(text: str, lines: int) -> str:
+    return "".join(text.splitlines(keepends=True)[-max(1, lines) :])

@@ -56,6 +56,18 @@ from bot.core.errors import UserError
         ("audit", commands.Audit()),
         ("audit 5 --profile app --cluster prod", commands.Audit(limit=5, profile="app", cluster="prod")),
         ("audit --cluster=dev-cluster", commands.Audit(cluster="dev-cluster")),
+        (
+            "promote shop from staging to prod",
+            commands.Promote(name="shop", from_cluster="staging", to_cluster="prod"),
+        ),
+        (
+            "promote shop FROM staging TO prod as shop2",
+            commands.Promote(name="shop", from_cluster="staging", to_cluster="prod", new_name="shop2"),
+        ),
+        (
+            "promote shop to prod from staging --override-window",
+            commands.Promote(name="shop", from_cluster="staging", to_cluster="prod", override_window=True),
+        ),
     ],
 )
 def test_each_form_parses(text: str, expected: commands.Command) -> None:
@@ -188,6 +200,20 @@ def test_create_without_yaml_means_form(text: str) -> None:
         ("audit lots", "between 1 and 200", "/appprofile audit"),
         ("export", "needs NAME@VERSION", "/appprofile export"),
         ("clone a b c", "does not take `c`", "/appprofile clone"),
+        ("promote shop to prod", "needs `from CLUSTER`", "/appprofile promote NAME from CLUSTER_A"),
+        ("promote shop from staging", "needs `to CLUSTER`", "/appprofile promote"),
+        ("promote shop from staging to staging", "two different clusters", "/appprofile promote"),
+        ("promote shop from staging to", "`to` needs a cluster name", "/appprofile promote"),
+        ("promote shop from to prod", "`from` needs a cluster name", "/appprofile promote"),
+        ("promote shop from a to b as", "`as` needs a deployment name", "/appprofile promote"),
+        ("promote shop from a to b from c", "`from` is given twice", "/appprofile promote"),
+        (
+            "promote shop@1.0.0 from a to b",
+            "takes a deployment name, not `shop@1.0.0`",
+            "/appprofile promote",
+        ),
+        ("promote shop from a to b now", "does not take `now`", "/appprofile promote"),
+        ("promote shop from a to b --set api.replicas=3", "no option `--set`", "/appprofile promote"),
     ],
 )
 def test_errors_say_what_and_how(text: str, in_message: str, in_hint: str) -> None:
@@ -198,7 +224,9 @@ def test_errors_say_what_and_how(text: str, in_message: str, in_hint: str) -> No
     assert in_hint in info.value.hint
 
 
-@pytest.mark.parametrize("text", ["use", "outputs", "diff", "diff app 1.0.0", "export", "delete", "deploy"])
+@pytest.mark.parametrize(
+    "text", ["use", "outputs", "diff", "diff app 1.0.0", "export", "delete", "deploy", "promote"]
+)
 def test_missing_required_arguments_answer_with_usage_and_offer_help(text: str) -> None:
     """Commands without a form say what to type; the Slack side adds a Help button for these."""
     sub = text.split()[0]

@@ -1,16 +1,19 @@
-"""Messages more than one listener answers with: a version's card, and what a deploy request did."""
+"""Messages more than one listener answers with: a version's card, what a deploy request did, and
+a tier's logs (the `logs` command and the Logs button post them alike)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.slack import blocks
+from bot.slack import blocks, logs_view
 from bot.slack.blocks import Message
 
 if TYPE_CHECKING:
     from bot.core.catalog import Catalog
     from bot.core.records import VersionRecord
     from bot.core.tickets import DeployTicket
+    from bot.slack.listeners.replies import Replies
+    from bot.usecases.logs import LogsAnswer
 
 
 def card(rec: VersionRecord, catalog: Catalog, title: str) -> Message:
@@ -44,3 +47,19 @@ def deploy_started(ticket: DeployTicket) -> Message:
         # `--override-window`: which window, and that the approval needs one more approver.
         text += f"\n{ticket.window_note}"
     return blocks.plain(text)
+
+
+def post_logs(replies: Replies, answer: LogsAnswer, user: str) -> None:
+    """A tier's logs into its run's thread (the person is told where), or to the person alone
+    when the run has no message; no lines at all: said to the person only."""
+    if answer.line_count == 0:
+        replies.private_text(logs_view.empty(answer))
+        return
+    run = answer.run
+    if run is not None and run.message_ts:
+        for text in logs_view.messages(answer, user):
+            replies.in_thread(run.channel, run.message_ts, text)
+        replies.private_text(logs_view.posted(answer, f"in the thread of run #{run.id}"))
+        return
+    for text in logs_view.messages(answer, user, limit=logs_view.MAX_EPHEMERAL):
+        replies.private_text(text)

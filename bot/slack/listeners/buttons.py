@@ -1,5 +1,5 @@
 """Clicks on the buttons the bot drew: help, delete (confirm, choose, cancel), approve and reject,
-retry and roll back, upgrade, and view plan.
+retry and roll back, upgrade, view plan, and a tier's logs.
 
 Every click is acked at once and handled as a job. A button's value only names what it is for;
 it is parsed strictly (a forged or stale value is "out of date"), and the use case re-checks
@@ -20,6 +20,7 @@ from bot.core import model
 from bot.core.errors import UserError
 from bot.core.records import Actor
 from bot.slack import action_ids, blocks, plan_view
+from bot.slack.listeners import answers
 from bot.slack.listeners.context import Context
 from bot.slack.listeners.replies import Replies, clicker
 from bot.usecases.deletes import DeleteTarget
@@ -59,6 +60,15 @@ class RunCard(BaseModel):
 
     run: int
     fp: str = Field(max_length=128)
+
+
+class LogsValue(BaseModel):
+    """The Logs button's value: which run's message, and which of its tiers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run: int
+    tier: str = Field(pattern=model.TIER_RE.pattern)
 
 
 _Value = TypeVar("_Value", bound=BaseModel)
@@ -111,6 +121,7 @@ def register(app: App, ctx: Context) -> None:
     on(action_ids.ROLLBACK_ACTION, "rollback", clicks.rerun(rollback=True))
     on(action_ids.UPGRADE_ACTION, "upgrade", clicks.upgrade)
     on(action_ids.VIEW_PLAN_ACTION, "view plan", clicks.view_plan)
+    on(action_ids.LOGS_ACTION, "logs", clicks.logs)
 
 
 class Clicks:
@@ -156,6 +167,13 @@ class Clicks:
     def upgrade(self, action: dict[str, Any], who: Actor, replies: Replies, body: dict[str, Any]) -> None:
         target = button_value(action, UpgradeValue)
         self.ctx.deploy_reply(self.service.upgrade(who, target.cluster, target.name), replies)
+
+    def logs(self, action: dict[str, Any], who: Actor, replies: Replies, body: dict[str, Any]) -> None:
+        """The clicking person's permissions apply, as for `/appprofile logs`."""
+        value = button_value(action, LogsValue)
+        run = self.service.run(value.run)
+        found = self.service.logs(who, run.deployment, value.tier, run.cluster, run_id=run.id)
+        answers.post_logs(replies, found, who.user)
 
     def view_plan(self, action: dict[str, Any], who: Actor, replies: Replies, body: dict[str, Any]) -> None:
         run = self.service.run(run_id(action, "run the command again for a fresh one"))

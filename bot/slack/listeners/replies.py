@@ -61,6 +61,14 @@ class Replies:
         for part in msg.thread:
             self._post(part, thread_ts=str(first["ts"]))
 
+    def private_text(self, text: str) -> None:
+        """A text-only answer to the person (mrkdwn, already escaped; up to Slack's 40k text)."""
+        self.respond(response_type="ephemeral", replace_original=False, text=text)
+
+    def in_thread(self, channel: str, thread_ts: str, text: str) -> None:
+        """A text-only reply in the thread of message `thread_ts` (mrkdwn, already escaped)."""
+        web_api(lambda: self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text))
+
     def open_view(self, trigger: str, view: dict[str, Any]) -> None:
         web_api(lambda: self.client.views_open(trigger_id=trigger, view=view))
 

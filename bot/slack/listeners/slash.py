@@ -91,6 +91,16 @@ def answer(a: Asked, cmd: commands.Command) -> None:
             delete(a, cmd)
         case commands.Deploy():
             a.ctx.deploy_reply(s.deploy(me, cmd.request), r)
+        case commands.Promote():
+            ticket = s.promote(
+                me,
+                cmd.name,
+                cmd.from_cluster,
+                cmd.to_cluster,
+                new_name=cmd.new_name,
+                override_window=cmd.override_window,
+            )
+            a.ctx.deploy_reply(ticket, r)
         case commands.Status():
             r.private(blocks.status(s.status(me, cmd.name, cmd.cluster)))
         case commands.Deployments():
@@ -98,6 +108,9 @@ def answer(a: Asked, cmd: commands.Command) -> None:
         case commands.Outputs():
             dep = s.outputs(me, cmd.name, cmd.cluster)
             r.private(blocks.outputs(dep.name, dep.outputs, s.catalog, cluster=dep.cluster))
+        case commands.Logs():
+            found = s.logs(me, cmd.name, cmd.tier, cmd.cluster, cmd.lines)
+            answers.post_logs(r, found, me.user)
         case commands.Audit():
             r.private(blocks.audit(s.audit(me, cmd.limit, cmd.profile, cmd.cluster)))
 
