@@ -16,9 +16,9 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from bot.clock import iso
 from bot.core import model, secrets
 from bot.core.catalog import Catalog
 from bot.core.errors import UserError
@@ -47,11 +47,6 @@ PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 DEFAULT_LEASE_SECONDS = 30.0
 SEAL_LOCK = "seal"
 POSTGRES_URL_PREFIXES = ("postgresql://", "postgres://")
-
-
-def iso(epoch_seconds: float) -> str:
-    """ISO 8601 UTC with a `Z`: sorts as text in time order, which `expires_at` checks rely on."""
-    return datetime.fromtimestamp(epoch_seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_postgres_url(location: str | os.PathLike[str]) -> bool:

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,10 @@ from bot.core.ports import ObjectRef
 from bot.kube import connect, helm, kinds, schema
 from bot.kube.cluster import KubeCluster
 from sandbox.kube import SimCluster
+from tests import boundaries
+from tests.boundaries import failure_of
 
 NS = "edge-ns"
-LIBRARIES = ("kubernetes", "urllib3", "subprocess", "slack_sdk", "sqlite3", "ssl", "socket", "yaml")
 LIBRARY_NAMES = (
     "ApiException",
     "MaxRetryError",
@@ -54,24 +55,8 @@ LIBRARY_NAMES = (
 )
 
 
-def failure_of(fn: Callable[[], object]) -> BaseException:
-    try:
-        fn()
-    except BaseException as exc:
-        return exc
-    raise AssertionError("expected a failure")
-
-
 def in_tree(exc: BaseException, cls: type[AppError]) -> Any:
-    """`exc` is the tree's `cls`, defined in bot, and its words name no library class."""
-    assert isinstance(exc, cls), repr(exc)
-    module = type(exc).__module__
-    assert module.startswith("bot."), module
-    assert module.split(".")[0] not in LIBRARIES
-    words = " ".join(str(getattr(exc, a, "") or "") for a in ("message", "hint"))
-    for name in LIBRARY_NAMES:
-        assert name not in words, words
-    return exc
+    return boundaries.in_tree(exc, cls, unnamed=LIBRARY_NAMES)
 
 
 def deployment(name: str = "api") -> dict[str, Any]:

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from kubernetes import client as k8s_client
 
-from bot.core.errors import AppError, OperatorError, UserError
+from bot.core.errors import OperatorError, UserError
 from bot.kube import connect
 from bot.kube.cluster import KubeCluster
 from bot.slack import app as slack_app
@@ -31,9 +31,9 @@ from bot.slack.listeners.replies import Replies
 from bot.usecases.service import Service
 from sandbox.slack_api import FakeSlack
 from tests import rig
+from tests.boundaries import failure_of, in_tree
 from tests.slack.conftest import PROFILE_YAML, SlackDriver
 
-LIBRARIES = ("slack_sdk", "slack_bolt", "kubernetes", "urllib3", "sqlite3", "urllib", "http", "socket")
 # What a person must never see: a traceback, or the name of any exception class.
 LEAKS = (
     "Traceback",
@@ -45,22 +45,6 @@ LEAKS = (
     "MaxRetryError",
     "Exception",
 )
-
-
-def failure_of(fn: Callable[[], object]) -> BaseException:
-    try:
-        fn()
-    except BaseException as exc:
-        return exc
-    raise AssertionError("expected a failure")
-
-
-def in_tree(exc: BaseException, cls: type[AppError]) -> Any:
-    assert isinstance(exc, cls), repr(exc)
-    module = type(exc).__module__
-    assert module.startswith("bot."), module
-    assert module.split(".")[0] not in LIBRARIES
-    return exc
 
 
 def text_of(call: Any) -> str:
