@@ -188,6 +188,12 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         print(f"{name}: {gate}" + (f", channels {', '.join(c.channels)}" if c.channels else ""))
         print("\n".join(_rails_lines(c.guardrails)))
         print("\n".join(_windows_lines(c)))
+        drift = (
+            f"every {c.drift_check // 60} min, announced in each deployment's channel"
+            if c.drift_check
+            else "on `status` only"
+        )
+        print(f"  drift check: {drift}")
     if not cfg.access:
         print("access: no `access` section, so everyone may create, version, clone, delete and deploy")
     for action in policy.ACTIONS:

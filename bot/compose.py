@@ -28,6 +28,7 @@ from bot.clock import SystemClock
 from bot.core import plan, policy, ports
 from bot.core.catalog import Catalog
 from bot.core.errors import OperatorError
+from bot.core.events import Event
 from bot.kube import connect as kube_connect
 from bot.kube import helm, schema
 from bot.publisher import Publisher
@@ -35,9 +36,12 @@ from bot.runs.loop import Executor
 from bot.settings import ClusterSettings, Settings, SlackSettings, StoreSettings
 from bot.slack import app as slack_app
 from bot.slack.groups import UsergroupCache
+from bot.slack.home import SlackHome
 from bot.slack.progress import SlackReporter
 from bot.store import sealing
 from bot.store.db import Store, store_from_url
+from bot.usecases.context import UseCaseContext, no_groups
+from bot.usecases.home import Home
 from bot.usecases.service import Service
 
 
@@ -81,6 +85,13 @@ def compose(
     # Without a run loop nothing reaches a cluster: the plan is a preview, unguarded.
     guards = guard_factory(config, connect, settings.clusters.bot_namespace) if deploys else None
     client = make_client(settings.slack) if settings.slack.bot_token else None
+    groups_of = (
+        UsergroupCache(client, referenced_groups(config), ttl=settings.slack.usergroup_ttl)
+        if client
+        else no_groups
+    )
+    # Each person's App Home, republished as runs change (none without Slack).
+    screen = SlackHome(client, on_failed=store.home_unpublished) if client is not None else None
     publisher = executor = None
     if deploys:
         if reporter is None and client is None:
@@ -88,7 +99,10 @@ def compose(
                 "SLACK_BOT_TOKEN is not set", "create the app from manifest.yml and set its bot token"
             )
         shows = reporter or SlackReporter(client, min_interval=settings.slack.redraw_interval)  # type: ignore[arg-type]
-        publisher = Publisher(store, store, shows, clock, rule=approval_rule(config))
+        homes = UseCaseContext(store, catalog, config, charts, clock, groups_of)
+        publisher = Publisher(
+            store, store, shows, clock, rule=approval_rule(config), after=home_refresher(homes, screen)
+        )
         executor = Executor(
             store,
             catalog,
@@ -110,18 +124,14 @@ def compose(
         config=config,
         charts=charts,
         clock=clock,
-        groups_of=(
-            UsergroupCache(client, referenced_groups(config), ttl=settings.slack.usergroup_ttl)
-            if client
-            else lambda _u: set()
-        ),
+        groups_of=groups_of,
         check=schema.problems,
         guards=guards,
         executor=executor,
         publisher=publisher,
     )
     work = ThreadPoolExecutor(max_workers=settings.slack.workers, thread_name_prefix="slack")
-    app = slack_bolt_app(settings.slack, service, client, work, store) if client is not None else None
+    app = slack_bolt_app(settings.slack, service, client, work, store, screen) if client is not None else None
     return Bot(settings, store, clock, service, executor, publisher, client, app, work)
 
 
@@ -143,7 +153,12 @@ def make_client(slack: SlackSettings) -> WebClient:
 
 
 def slack_bolt_app(
-    slack: SlackSettings, service: Service, client: WebClient, work: ThreadPoolExecutor, seen: Store
+    slack: SlackSettings,
+    service: Service,
+    client: WebClient,
+    work: ThreadPoolExecutor,
+    seen: Store,
+    screen: ports.HomeScreen | None = None,
 ) -> App:
     if not slack.signing_secret and not slack.app_token:
         raise OperatorError(
@@ -157,7 +172,16 @@ def slack_bolt_app(
         signing_secret=slack.signing_secret or "socket-mode",
         executor=work,
         seen=seen,  # in the store: a replay reaching another replica is refused there too
+        home_screen=screen,
     )
+
+
+def home_refresher(homes: UseCaseContext, screen: ports.HomeScreen | None) -> Callable[[Event], None] | None:
+    """What the publisher runs after each event: the App Homes it changed, onto the Home tab."""
+    if screen is None:
+        return None
+    home = Home(homes)
+    return lambda event: home.show_changes(event, screen)
 
 
 def load_config(path: str | None) -> policy.Config:

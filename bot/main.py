@@ -56,7 +56,8 @@ def setup_logging(env: dict[str, str] | None = None) -> None:
 
 
 def start_background(bot: Bot, stop: threading.Event) -> None:
-    """Resume runs left running by a previous process, and expire approvals on time."""
+    """Resume runs left running by a previous process, expire approvals on time, and check
+    drift on the clusters that ask for it."""
     executor = bot.executor
     assert executor is not None  # a served bot always runs deploys
     # A SQLite file serves one process: what it left running is this process's to finish now.
@@ -70,6 +71,9 @@ def start_background(bot: Bot, stop: threading.Event) -> None:
                 with bot.store.singleton("approval-expiry") as mine:
                     if mine:  # one replica expires approvals (and redraws their cards)
                         bot.service.expire_due()
+                with bot.store.singleton("drift-check") as mine:
+                    if mine:  # one replica at a time checks drift (`drift_check` per cluster)
+                        bot.service.sweep_drift()
                 executor.sweep()  # every replica may take over a dead one's runs
             except Exception:
                 logging.getLogger("appprofile").exception("the background sweep failed")

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from bot import api_errors
 from bot.core.records import Run
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -25,6 +26,8 @@ class RunSource(Protocol):
     def run_counts(self) -> list[tuple[str, str, str, int]]: ...
 
     def recent_finished_runs(self, limit: int = 1000) -> list[Run]: ...
+
+    def drifted_counts(self) -> list[tuple[str, int]]: ...
 
 
 def _seconds(run: Run) -> float:
@@ -42,6 +45,28 @@ def _histogram(
         buckets = [(str(b), float(sum(v <= b for v in values))) for b in _BUCKETS]
         buckets.append(("+Inf", float(len(values))))
         family.add_metric(list(key), buckets, sum(values))
+    return family
+
+
+def _drifted(store: RunSource) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        "appprofile_drifted_deployments",
+        "Deployments whose scheduled drift check (drift_check) found drift that is still there",
+        labels=["cluster"],
+    )
+    for cluster, n in store.drifted_counts():
+        family.add_metric([cluster], float(n))
+    return family
+
+
+def _api_errors() -> CounterMetricFamily:
+    family = CounterMetricFamily(
+        "appprofile_api_errors",
+        "Errors the Slack and Kubernetes APIs answered this process, by kind (Slack error code, HTTP status, timeout)",
+        labels=["api", "kind"],
+    )
+    for (api, kind), n in sorted(api_errors.snapshot().items()):
+        family.add_metric([api, kind], float(n))
     return family
 
 
@@ -70,6 +95,7 @@ class StoreCollector(Collector):
             queued.add_metric([cluster], float(q))
             pending.add_metric([cluster], float(p))
         yield from (runs, queued, pending)
+        yield from (_drifted(self._store), _api_errors())
         finished = self._store.recent_finished_runs()
         run_times: dict[tuple[str, ...], list[float]] = {}
         tier_times: dict[tuple[str, ...], list[float]] = {}

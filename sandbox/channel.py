@@ -2,8 +2,10 @@
 
 The page plays the Slack client. What it does becomes what Slack would send the bot: a slash
 command as a signed urlencoded body, a click as a signed `block_actions` payload, a form as a
-signed `view_submission`. What the bot sends back lands in `FakeSlack`, which keeps the channel
-timeline, each person's ephemeral messages and open views; `state()` reads them for one person.
+signed `view_submission`, opening the Home tab as a signed `app_home_opened` event (JSON). What
+the bot sends back lands in `FakeSlack`, which keeps the channel timeline, each person's
+ephemeral messages, open views, published Home tab and messages from the app;
+`state()` reads them for one person.
 Buttons and inputs are looked up in what the bot stored, never taken from the page, as Slack does.
 """
 
@@ -137,6 +139,9 @@ class Channel:
             "messages": messages,
             "ephemeral": ephemeral,
             "view": self.fake.open_view(user),
+            "home": self.fake.home(user),
+            # The app's Messages tab: what it said to this person (answers to clicks on the Home).
+            "dm": [_shown(m) for m in self.fake.messages(user)][-MAX_EPHEMERAL:],
         }
 
     # -- acting ----------------------------------------------------------------------------------
@@ -184,16 +189,6 @@ class Channel:
         )
         trigger = f"{n}.{int(time.time())}.sandbox"
         self.fake.register_trigger(trigger, user)
-        action: dict[str, Any] = {
-            "type": element["type"],
-            "action_id": action_id,
-            "block_id": block_id,
-            "text": element.get("text"),
-            "action_ts": f"{time.time():.6f}",
-        }
-        for key in ("value", "style"):
-            if key in element:
-                action[key] = element[key]
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": _user(user),
@@ -212,10 +207,66 @@ class Channel:
             "channel": {"id": CHANNEL, "name": CHANNEL_NAME},
             "state": {"values": {}},
             "response_url": response_url,
-            "actions": [action],
+            "actions": [_action(element, block_id, action_id)],
         }
         if not ephemeral:
             payload["message"] = {k: v for k, v in message.items() if k != "edit_count"}
+        status, answer = self._post("payload=" + quote(json.dumps(payload)))
+        if status != 200:
+            return self._failed(user, status, answer)
+        return Result(ok=True)
+
+    def open_home(self, user: str) -> Result:
+        """`user` opens the app's Home tab: Slack's `app_home_opened` event, signed, to the bot."""
+        _check_user(user)
+        n = next(self._seq)
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": "D" + user[1:],
+            "tab": "home",
+            "event_ts": f"{time.time():.6f}",
+        }
+        home = self.fake.home(user)
+        if home is not None:
+            event["view"] = home  # as Slack does once a Home was published
+        body = {
+            "token": "sandbox",
+            "team_id": TEAM["id"],
+            "api_app_id": "A0SANDBOX",
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{n:010d}",
+            "event_time": int(time.time()),
+        }
+        status, answer = self._post(json.dumps(body), content_type="application/json")
+        if status != 200:
+            return self._failed(user, status, answer)
+        return Result(ok=True)
+
+    def click_home(self, user: str, block_id: str, action_id: str) -> Result:
+        """`user` clicks a button on their Home tab: the view is the container; there is no
+        channel and no response_url, as in Slack."""
+        _check_user(user)
+        home = self.fake.home(user)
+        if home is None:
+            raise PageError("your Home tab has not been published yet")
+        element = _find_element(home.get("blocks") or [], block_id, action_id)
+        trigger = f"{next(self._seq)}.{int(time.time())}.sandbox"
+        self.fake.register_trigger(trigger, user)
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": _user(user),
+            "api_app_id": "A0SANDBOX",
+            "token": "sandbox",
+            "container": {"type": "view", "view_id": home["id"]},
+            "trigger_id": trigger,
+            "team": dict(TEAM),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": {**home, "state": {"values": {}}},
+            "actions": [_action(element, block_id, action_id)],
+        }
         status, answer = self._post("payload=" + quote(json.dumps(payload)))
         if status != 200:
             return self._failed(user, status, answer)
@@ -287,7 +338,7 @@ class Channel:
             raise PageError("that message is gone")
         return found[0]
 
-    def _post(self, raw: str) -> tuple[int, Any]:
+    def _post(self, raw: str, *, content_type: str = "application/x-www-form-urlencoded") -> tuple[int, Any]:
         """POST a body to the bot, signed as Slack signs it; (status, parsed JSON or text)."""
         timestamp = str(int(time.time()))
         signature = self._verifier.generate_signature(timestamp=timestamp, body=raw)
@@ -295,7 +346,7 @@ class Channel:
             self.bot_url + EVENTS_PATH,
             data=raw.encode(),
             headers={
-                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Type": content_type,
                 "X-Slack-Request-Timestamp": timestamp,
                 "X-Slack-Signature": str(signature),
             },
@@ -343,6 +394,21 @@ def _parse(raw: bytes) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _action(element: dict[str, Any], block_id: str, action_id: str) -> dict[str, Any]:
+    """What Slack reports of a clicked button in `actions`."""
+    action: dict[str, Any] = {
+        "type": element["type"],
+        "action_id": action_id,
+        "block_id": block_id,
+        "text": element.get("text"),
+        "action_ts": f"{time.time():.6f}",
+    }
+    for key in ("value", "style"):
+        if key in element:
+            action[key] = element[key]
+    return action
 
 
 def _find_element(blocks: list[dict[str, Any]], block_id: str, action_id: str) -> dict[str, Any]:
@@ -424,6 +490,10 @@ class _Handler(BaseHTTPRequestHandler):
             text = str(data.get("text", "")).strip()
             text = text.removeprefix("/appprofile").strip()
             return ch.command(user, text)
+        if path == "/api/home":
+            return ch.open_home(user)
+        if path == "/api/action" and data.get("home"):
+            return ch.click_home(user, str(data.get("block_id", "")), str(data.get("action_id", "")))
         if path == "/api/action":
             return ch.click(
                 user,

@@ -174,8 +174,10 @@ class Controller:
         """`count` new pod names `<owner>-<5 chars>`, stable for the owner (so tests can read)."""
         meta = owner["metadata"]
         names: list[str] = []
-        for i in itertools.count():
-            if len(names) == count:
+        # Bounded: at most len(taken) candidates collide. A scale-down asks for a negative count:
+        # none (this loop used to spin forever on it, freezing the emulator).
+        for i in range(max(0, count) + len(taken)):
+            if len(names) >= count:
                 break
             name = f"{meta['name']}-{pods.short_hash([meta['uid'], i], 5)}"
             if name not in taken:

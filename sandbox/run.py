@@ -169,7 +169,11 @@ class Sandbox:
         log_path: str | None = None,
         signing_secret: str | None = None,
         env: Mapping[str, str] | None = None,
+        cluster_config: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        # Extra APPPROFILE_CONFIG keys per cluster, merged over the generated ones (for example
+        # `{"prod": {"windows": [{"deny": "Fri 16:00 - Mon 08:00"}]}, "dev-cluster": {"drift_check": "1m"}}`).
+        self.cluster_config = {name: dict(extra) for name, extra in (cluster_config or {}).items()}
         # The environment the bot subprocess inherits (PATH, HELM_BIN, …); the entry point reads it.
         self.env = dict(env or {})
         self.port = port
@@ -215,6 +219,13 @@ class Sandbox:
             servers = {ctx: self.sims[name].url for name, ctx in SIMULATED.items()}
             Path(kubeconfig).write_text(yaml.safe_dump(sim_kubeconfig(servers), sort_keys=False))
             config = sim_config()
+        for name, extra in self.cluster_config.items():
+            if name not in config["clusters"]:
+                raise UserError(
+                    f"cluster_config names `{name}`, not a sandbox cluster",
+                    f"one of {list(config['clusters'])}",
+                )
+            config["clusters"][name].update(extra)
         self.clusters = list(config["clusters"])
         config_path = Path(self._tmp, "appprofile.yaml")
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))

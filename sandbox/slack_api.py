@@ -9,6 +9,7 @@ and can be told to fail the next calls with 429/5xx. `response_url` targets live
 
 For the local sandbox it also keeps what a person would see: ephemeral messages per user, the
 views each user has open (a `trigger_id` registered with `register_trigger` names the user),
+each user's published Home tab (`views.publish`, with how often it was published),
 an edit counter per message, and the `response_url` semantics of webhooks registered with
 `register_webhook` (`response_type`, `replace_original`, `delete_original`) applied to the
 timeline. `revision` grows with every change, so a poller can skip unchanged states.
@@ -164,6 +165,8 @@ class FakeSlack:
         self._view_owner: dict[str, str] = {}
         self._view_errors: dict[str, dict[str, str]] = {}
         self._closed_views: set[str] = set()
+        self._homes: dict[str, dict[str, Any]] = {}
+        self._home_publishes: dict[str, int] = {}
         self._revision = 0
         self._http: LoopbackServer | None = None
 
@@ -283,6 +286,17 @@ class FakeSlack:
     def views(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(v) for v in self._views.values()]
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        """The Home tab last published to `user` (as `views.publish` answered it), if any."""
+        with self._lock:
+            found = self._homes.get(user)
+            return dict(found) if found is not None else None
+
+    def home_publishes(self, user: str) -> int:
+        """How many times a Home tab was published to `user` (accepted calls only)."""
+        with self._lock:
+            return self._home_publishes.get(user, 0)
 
     @property
     def revision(self) -> int:
@@ -525,6 +539,8 @@ class FakeSlack:
                 self._views[view_id] = view
                 self._view_errors.pop(view_id, None)
             return {"view": view}
+        if method == "views.publish":
+            return self._publish_home(p)
         if method == "conversations.info":
             cid = str(p.get("channel", ""))
             info = self._channel(cid)
@@ -550,6 +566,26 @@ class FakeSlack:
                 raise _Reject("socket_mode_not_attached")
             return {"url": self.socket_url}
         raise _Reject("unknown_method")
+
+    def _publish_home(self, p: dict[str, Any]) -> dict[str, Any]:
+        """`views.publish`: `user_id`, a `view` of type home (at most 100 blocks), an optional
+        `hash` that must be the current view's (Slack's guard against racing publishers)."""
+        user = str(p.get("user_id") or "")
+        if user[:1] not in ("U", "W"):
+            raise _Reject("invalid_arguments", ["invalid `user_id`"])
+        view = p.get("view")
+        if isinstance(view, dict) and view.get("type") != "home":
+            raise _Reject("invalid_arguments", [f"view type {view.get('type')!r}: views.publish takes home"])
+        checked = dict(self._check_view(view))
+        with self._lock:
+            current = self._homes.get(user)
+            if p.get("hash") and (current is None or p["hash"] != current["hash"]):
+                raise _Reject("hash_conflict")
+            view_id = current["id"] if current is not None else f"V{self._next_ts().replace('.', '')[-8:]}"
+            checked.update({"id": view_id, "hash": f"h-{view_id}-{self._next_ts()}", "team_id": self.team_id})
+            self._homes[user] = checked
+            self._home_publishes[user] = self._home_publishes.get(user, 0) + 1
+        return {"view": checked}
 
     def _message_method(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         channel = str(p.get("channel") or "")

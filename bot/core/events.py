@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.drift import DriftReport
 from bot.core.records import Run
 
 
@@ -99,6 +100,22 @@ Event = (
     | RunFinished
     | ApprovalChanged
 )
+
+
+class DriftFound(BaseModel):
+    """A scheduled drift check found drift not announced yet: said once in the deployment's
+    channel, with a Revert button to `version` (what the deployment runs). Not about a run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["drift"] = "drift"
+    report: DriftReport
+    channel: str
+    version: str
+
+
+# Everything a reporter shows: what happens to runs, and notices about deployments.
+Shown = Event | DriftFound
 
 
 class Posted(BaseModel):

@@ -22,6 +22,7 @@ from bot.core import guardrails, holes, macros, render
 from bot.core import policy as policy_mod
 from bot.core import secrets as secrets_mod
 from bot.core.catalog import Catalog
+from bot.core.drift import DriftReport
 from bot.core.errors import UserError, did_you_mean
 from bot.core.model import Profile, Tier
 from bot.core.ports import ObjectRef
@@ -109,6 +110,9 @@ class Plan(BaseModel):
     # A digest of the deployment's inventory the changes were computed against: a run applies
     # this plan as it is while the deployment is still so, and plans again only if it changed.
     base: str = ""
+    # Hand edits (drift) this apply takes back, one line per object (`bot.core.drift`): a
+    # server-side apply with force overwrites them silently, so the plan says it beforehand.
+    overwrites: list[str] = Field(default_factory=list)
 
     def kinds_by_tier(self) -> dict[str, dict[str, int]]:
         """How many objects of each kind each tier applies, in tier order."""
@@ -372,6 +376,33 @@ def _key(ref: ObjectRef) -> tuple[str, str, str, str]:
     return (ref.api_version, ref.kind, ref.namespace or "", ref.name)
 
 
+def _changes(
+    tiers: list[TierPlan], deployed: list[dict[str, Any]], drifted: DriftReport | None
+) -> list[Change]:
+    """Each rendered object created, changed or unchanged against the inventory, then the prunes.
+    An object edited or deleted by hand (`drifted`) is a change or a create whatever its hash:
+    the apply does change the cluster."""
+    before = {(d["apiVersion"], d["kind"], d.get("namespace") or "", d["name"]): d for d in deployed}
+    by_hand = {_key(o.ref): o.state for o in (drifted.objects if drifted is not None else ())}
+    changes: list[Change] = []
+    for tp in tiers:
+        for obj in tp.objects:
+            ref = ObjectRef.of(obj)
+            prev = before.get(_key(ref))
+            action: Literal["create", "change", "unchanged"] = "change"
+            if prev is None or by_hand.get(_key(ref)) == "deleted":
+                action = "create"
+            elif prev.get("hash") == object_hash(obj) and _key(ref) not in by_hand:
+                action = "unchanged"
+            changes.append(Change(action=action, tier=tp.name, ref=ref))
+    seen = {_key(c.ref) for c in changes}
+    for key, d in before.items():
+        if key not in seen:
+            ref = ObjectRef(api_version=key[0], kind=key[1], namespace=key[2] or None, name=key[3])
+            changes.append(Change(action="prune", tier=str(d.get("tier", "")), ref=ref))
+    return changes
+
+
 class Guard(BaseModel):
     """The cluster's guardrails and what the plan needs to apply them: the scope of each kind from
     the cluster's API discovery, and who owns a namespace (both ports; no I/O in here)."""
@@ -482,12 +513,15 @@ def build(
     deployed: list[dict[str, Any]] | None = None,
     check: SchemaCheck | None = None,
     guard: Guard | None = None,
+    drifted: DriftReport | None = None,
 ) -> Plan:
     """Render every tier with placeholders for what only the cluster knows, check it against the
     schema and the cluster's guardrails (every violation at once), diff, fingerprint.
 
     `deployed` is the inventory of the current deployment (refs with their tier and a hash of the
     applied object); objects no longer rendered are pruned — only ours, only what this plan lists.
+    `drifted`: what was changed or deleted by hand since, which this apply takes back (listed in
+    `Plan.overwrites`, and counted as changes and creates).
     """
     overrides = parse_sets(sets or {}, profile)
     guard = guard.once() if guard is not None else None
@@ -518,26 +552,7 @@ def build(
     if guard is not None:
         tiers = _scoped(tiers, guard)
         enforce(tiers, target, guard)
-    before = {(d["apiVersion"], d["kind"], d.get("namespace") or "", d["name"]): d for d in (deployed or [])}
-    changes: list[Change] = []
-    seen: set[tuple[str, str, str, str]] = set()
-    for tp in tiers:
-        for obj in tp.objects:
-            ref = ObjectRef.of(obj)
-            key = _key(ref)
-            seen.add(key)
-            prev = before.get(key)
-            if prev is None:
-                action: Literal["create", "change", "unchanged"] = "create"
-            elif prev.get("hash") == object_hash(obj):
-                action = "unchanged"
-            else:
-                action = "change"
-            changes.append(Change(action=action, tier=tp.name, ref=ref))
-    for key, d in before.items():
-        if key not in seen:
-            ref = ObjectRef(api_version=key[0], kind=key[1], namespace=key[2] or None, name=key[3])
-            changes.append(Change(action="prune", tier=str(d.get("tier", "")), ref=ref))
+    changes = _changes(tiers, deployed or [], drifted)
     known = {d.get("namespace") for d in (deployed or [])}
     fresh = (
         sorted({t.namespace for t in tiers} - known)
@@ -552,6 +567,7 @@ def build(
         tiers=tiers,
         changes=changes,
         sensitive=_sensitive(tiers, guard, fresh),
+        overwrites=[o.line for o in drifted.objects] if drifted is not None else [],
     )
     fp = fingerprint(
         {

@@ -57,6 +57,8 @@ class Approval(BaseModel):
         return v
 
 
+MIN_DRIFT_CHECK = 60  # each check reads every applied object of every deployment on the cluster
+
 PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
 # Namespaces no profile writes into, whatever a cluster's config says.
 RESERVED_NAMESPACES: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease", "default")
@@ -130,6 +132,18 @@ class ClusterConfig(BaseModel):
     impersonate: Impersonate | None = None
     # Change windows: deploys are refused inside any of them unless overridden (`check_window`).
     windows: list[Window] = Field(default_factory=list)
+    # Seconds between drift checks of this cluster's deployments (`15m`); None: only on `status`.
+    drift_check: int | None = None
+
+    @field_validator("drift_check", mode="before")
+    @classmethod
+    def _drift_interval(cls, v: Any) -> int | None:
+        if v is None:
+            return None
+        seconds = v if isinstance(v, int) else parse_duration(str(v))
+        if not MIN_DRIFT_CHECK <= seconds <= 86400:
+            raise ValueError("drift_check must be between 1m and 1d (e.g. 15m)")
+        return seconds
 
     @model_validator(mode="after")
     def _target(self) -> ClusterConfig:
@@ -258,11 +272,17 @@ def check_channel(config: Config, cluster: str, channel: str) -> None:
 
 
 def check_window(
-    config: Config, cluster: str, local: Callable[[str], LocalTime], *, override: bool
+    config: Config,
+    cluster: str,
+    local: Callable[[str], LocalTime],
+    *,
+    override: bool,
+    requester: str | None = None,
 ) -> change_windows.Block | None:
     """Whether a deploy to `cluster` may go ahead now. None: no window is closed. A closed window
     refuses (`windows.WindowClosed`) unless `override` (`deploy … --override-window`); then the
-    `Block` is returned, and the approval needs `windows.OVERRIDE_EXTRA` more approvers."""
+    `Block` is returned, and the approval needs `windows.OVERRIDE_EXTRA` more approvers — an
+    override nobody could approve (too few approvers besides the `requester`) is refused now."""
     cc = config.cluster(cluster)
     block = change_windows.blocking(cc.windows, local, cluster=cluster)
     if block is None:
@@ -279,10 +299,12 @@ def check_window(
         )
     needed = cc.approval.required + change_windows.OVERRIDE_EXTRA
     listed = cc.approval.approvers
-    if needed > len(listed) and not any(a.startswith("S") for a in listed):
+    others = [a for a in listed if cc.approval.self_approval or a != requester]
+    if needed > len(others) and not any(a.startswith("S") for a in listed):
+        besides = "" if len(others) == len(listed) else " besides you (you may not approve your own request)"
         raise UserError(
             f"{closed}; `--override-window` needs {needed} approvals, but clusters.{cluster}.approval "
-            f"lists only {len(listed)} approvers",
+            f"lists only {len(others)} approvers{besides}",
             "wait until then, or ask a platform admin to list another approver (or a usergroup)",
         )
     return block

@@ -25,8 +25,9 @@ from bot.core.errors import ClusterError as ClusterError
 if TYPE_CHECKING:
     # Annotation only: these modules build on this one (`Readiness`, `ObjectRef`), so a runtime
     # import would loop; import-linter counts these imports all the same.
-    from bot.core.events import Event, Posted
+    from bot.core.events import Posted, Shown
     from bot.core.guardrails import Ownership
+    from bot.core.home import HomeView
     from bot.core.model import Profile
     from bot.core.readiness import FailFast
     from bot.core.records import (
@@ -135,6 +136,11 @@ class Cluster(Protocol):
         """A Secret's decoded data, or None if it does not exist."""
         ...
 
+    def read(self, ref: ObjectRef) -> dict[str, Any] | None:
+        """The object as the API server holds it now; None if it does not exist (or the cluster
+        no longer serves its kind). Secrets come back with `data` as stored (base64)."""
+        ...
+
     def read_service(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
     def list_owned(self, deployment: str) -> list[ObjectRef]:
@@ -157,7 +163,7 @@ class Reporter(Protocol):
     """Where runs are shown (a Slack message updated in place, or a log). It receives events and
     answers only where it posted a new message; it never reads the store."""
 
-    def publish(self, event: Event) -> Posted | None: ...
+    def publish(self, event: Shown) -> Posted | None: ...
 
 
 class LocalTime(BaseModel):
@@ -224,6 +230,10 @@ class Profiles(Protocol):
 
     def latest_version(self, name: str) -> str | None: ...
 
+    def latest_versions(self) -> dict[str, str]:
+        """Every profile's newest version (one query, for lists)."""
+        ...
+
     def delete_version(self, name: str, version: str, *, actor: str, channel: str) -> None: ...
 
     def delete_profile(self, name: str, *, actor: str, channel: str) -> None: ...
@@ -245,6 +255,11 @@ class Deployments(Protocol):
     def list_deployments(self, cluster: str | None = None) -> list[Deployment]: ...
 
     def update_deployment(self, deployment_id: int, **fields: Any) -> Deployment: ...
+
+    def drift_key(self) -> bytes:
+        """The key applied fields are digested with (`bot.core.drift`): derived from
+        APPPROFILE_SECRET_KEY when set, so the database alone cannot test guesses of a value."""
+        ...
 
 
 class Runs(Protocol):
@@ -304,6 +319,14 @@ class Runs(Protocol):
 
     def latest_run(self, cluster: str, deployment: str) -> Run | None: ...
 
+    def latest_runs(self, cluster: str | None = None) -> dict[tuple[str, str], Run]:
+        """(cluster, deployment) → its newest run without its plan (one query, for lists)."""
+        ...
+
+    def runs_requested_by(self, user: str, *, limit: int) -> list[Run]:
+        """The user's `limit` newest runs (any status, any deployment), newest first."""
+        ...
+
     def pending_approval_run(self, cluster: str, deployment: str) -> Run | None: ...
 
     def add_approval(self, run_id: int, user: str, decision: Decision, fingerprint: str) -> bool: ...
@@ -327,9 +350,33 @@ class AuditLog(Protocol):
     ) -> None: ...
 
     def list_audit(
-        self, limit: int = 20, profile: str | None = None, cluster: str | None = None
+        self, limit: int = 20, profile: str | None = None, cluster: str | None = None, *, offset: int = 0
     ) -> list[AuditEntry]: ...
 
 
-class Repositories(Profiles, Deployments, Runs, AuditLog, Protocol):
-    """One store holding all four (SQLite or PostgreSQL); each use case takes only what it needs."""
+class HomeViews(Protocol):
+    """Who opened the App Home, and whether the view about to be published to them is new."""
+
+    def home_opened(self, user: str) -> None: ...
+
+    def home_viewers(self) -> list[str]: ...
+
+    def home_changed(self, user: str, digest: str) -> bool:
+        """Record `digest` as `user`'s view; False when they already have it or never opened it."""
+        ...
+
+    def home_unpublished(self, user: str) -> None:
+        """Publishing failed: forget the digest so the next refresh tries again."""
+        ...
+
+
+class HomeScreen(Protocol):
+    """Where a person's App Home is shown (the Slack Home tab). It receives views only."""
+
+    def show(self, view: HomeView, *, at_once: bool = False) -> None:
+        """Show `view` to its user, coalesced with others for them unless `at_once` (an open)."""
+        ...
+
+
+class Repositories(Profiles, Deployments, Runs, AuditLog, HomeViews, Protocol):
+    """One store holding them all (SQLite or PostgreSQL); each use case takes only what it needs."""

@@ -37,6 +37,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 
+from bot import api_errors
 from bot.core import readiness
 from bot.core.errors import ClusterError, OperatorError, PermanentClusterError, TemporaryClusterError
 from bot.core.guardrails import Ownership
@@ -266,11 +267,15 @@ class KubeCluster:
             try:
                 return fn()
             except ApiException as e:
+                if int(e.status or 0) != 404:  # a 404 is an answer ("not there"), not an error
+                    api_errors.count("kubernetes", str(e.status or "no status"))
                 if int(e.status or 0) not in _RETRYABLE:
                     raise self._refused(e, verb, plural, namespace, secret=secret) from None
                 failure = _Failure.of_status(e)
             except (*_NETWORK_ERRORS, ValueError) as e:
                 failure = self._no_answer(e, where)
+                timeout = _timeout_kind(e)
+                api_errors.count("kubernetes", f"{timeout} timeout" if timeout else "unreachable")
             except ConfigException as e:  # an exec or token-file credential failed to refresh
                 raise OperatorError(
                     f"cluster {self.name}: {where}: the kubeconfig's credentials cannot be loaded: {e}",
@@ -495,6 +500,13 @@ class KubeCluster:
 
     def read_service(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._get(self._resource("v1", "Service"), name, namespace)
+
+    def read(self, ref: ObjectRef) -> dict[str, Any] | None:
+        res = self._lookup(ref.api_version, ref.kind)
+        if res is None:
+            return None
+        namespace = ref.namespace if res.namespaced else None
+        return self._get(res, ref.name, namespace, secret=ref.kind == "Secret")
 
     def namespace_owner(self, name: str) -> Ownership:
         """Whether a namespace exists and which appprofile deployment, if any, manages it."""

@@ -83,14 +83,17 @@ class _Tiers:
     def _apply(self, tier: str, objs: list[dict[str, Any]]) -> None:
         known = inventory.tracked(self.ctx, self.run)
         hidden = self.ctx.hidden
+        applied: list[tuple[dict[str, Any], dict[str, Any]]] = []
         try:
             for obj in sorted(objs, key=kind_rank):
                 inventory.track(self.ctx, self.run, tier, obj, known)
-                self.cluster.apply(obj)
+                applied.append((obj, self.cluster.apply(obj)))
         except ClusterError as exc:
             raise retold(
                 exc, f"{tier}: {redact(exc.message, hidden)}", redact(exc.hint or exc.message, hidden)
             ) from None
+        finally:
+            inventory.record_fields(self.ctx, self.run, applied)
 
     def _wait(self, index: int, tier: str, objs: list[dict[str, Any]], deadline: float) -> None:
         ctx = self.ctx

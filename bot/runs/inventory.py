@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.core import plan
+from bot.core import drift, plan
 from bot.core.ports import ObjectRef
 from bot.core.records import Deployment, Run
 from bot.runs.context import RunContext
@@ -44,10 +44,36 @@ def track(ctx: RunContext, run: Run, tier: str, obj: Mapping[str, Any], known: s
     known.add(inv_key(item))
 
 
+def record_fields(
+    ctx: RunContext, run: Run, applied: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
+) -> None:
+    """After a tier's applies: each object's applied fields as the server stored them, digested
+    (`bot.core.drift`), so `status` can tell a hand edit from what the bot applied."""
+    if run.deployment_id is None or not applied:
+        return
+    key = ctx.store.drift_key()
+    recorded = {
+        inv_key(ObjectRef.of(obj).model_dump(by_alias=True)): drift.fields(obj, stored, key)
+        for obj, stored in applied
+    }
+    dep = ctx.store.get_deployment(run.cluster, run.deployment)
+    if dep is None:
+        return
+    items = [
+        {**it, "fields": drift.to_json(recorded[inv_key(it)])} if inv_key(it) in recorded else it
+        for it in dep.inventory
+    ]
+    ctx.store.update_deployment(dep.id, inventory=items)
+
+
 def settled(p: plan.Plan, dep: Deployment | None) -> list[dict[str, Any]]:
-    """The inventory after `p` succeeded: what it rendered, and what it neither rendered nor
-    pruned (left by a run that failed after the plan was made), so the next plan prunes it."""
-    rendered = p.inventory()
+    """The inventory after `p` succeeded: what it rendered (with the field digests its applies
+    recorded), and what it neither rendered nor pruned (left by a run that failed after the plan
+    was made), so the next plan prunes it."""
+    recorded = {inv_key(it): it["fields"] for it in (dep.inventory if dep else []) if "fields" in it}
+    rendered = [
+        {**it, "fields": recorded[inv_key(it)]} if inv_key(it) in recorded else it for it in p.inventory()
+    ]
     gone = {inv_key(c.ref.model_dump(by_alias=True)) for c in p.changes if c.action == "prune"}
     keep = {inv_key(it) for it in rendered} | gone
     leftovers = [it for it in (dep.inventory if dep else []) if inv_key(it) not in keep]

@@ -13,6 +13,10 @@ CANCEL_ACTION = "appprofile_cancel"
 DELETE_ACTION = "appprofile_delete"
 DELETE_CHOOSE_ACTION = "appprofile_delete_choose"
 UPGRADE_ACTION = "deployment_upgrade"
+REVERT_ACTION = "deployment_revert"  # re-apply the deployed version over drift (bot.slack.drift_view)
+# A list's Previous / Next buttons (bot.slack.tables). Slack wants action ids unique within a
+# block, so the two carry it with a suffix (`list_page.previous`, `list_page.next`).
+PAGE_ACTION = "list_page"
 
 # A run's progress message and approval card (bot.slack.progress, bot.slack.plan_view).
 RETRY_ACTION = "run_retry"

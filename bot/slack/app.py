@@ -1,4 +1,5 @@
-"""The Bolt app: `/appprofile` commands, button clicks and form submissions → the use cases.
+"""The Bolt app: `/appprofile` commands, button clicks, form submissions and the opening of the
+Home tab (`app_home_opened`) → the use cases.
 
 `build_app` makes the App and registers the listeners of `bot.slack.listeners` (slash command,
 buttons, forms). Every listener acks at once; the work runs on the caller's executor and answers
@@ -26,9 +27,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.core.errors import OperatorError
+from bot.core.ports import HomeScreen
 from bot.slack import action_ids, failures, replay
 from bot.slack.failures import new_incident as new_incident
-from bot.slack.listeners import buttons, forms, slash
+from bot.slack.home import SlackHome
+from bot.slack.listeners import buttons, forms, home, pages, slash
 from bot.slack.listeners.context import Context
 from bot.slack.listeners.jobs import Jobs, deliver
 from bot.slack.listeners.replies import kwargs
@@ -69,6 +72,7 @@ def build_app(
     signing_secret: str,
     executor: concurrent.futures.Executor,
     seen: replay.SeenRequests | None = None,
+    home_screen: HomeScreen | None = None,
 ) -> App:
     """The App with every listener registered. Slack refusing the bot's token at start-up (Bolt
     checks it with auth.test) is an `OperatorError`."""
@@ -76,10 +80,12 @@ def build_app(
     # After Bolt's signature check: a retry or a replayed signed request is acked, not run again.
     app.use(replay.middleware(seen or replay.MemorySeen()))
     app.error(on_error)
-    ctx = Context(service=service, jobs=Jobs(executor))
+    ctx = Context(service=service, jobs=Jobs(executor), home=home_screen or SlackHome(client))
     slash.register(app, ctx)
     buttons.register(app, ctx)
+    pages.register(app, ctx)
     forms.register(app, ctx)
+    home.register(app, ctx)
     return app
 
 

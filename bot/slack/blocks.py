@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from bot.core import secrets
 from bot.core.catalog import Catalog, ServiceType
 from bot.core.errors import UserError
-from bot.core.records import AuditEntry, ProfileSummary, VersionRecord
+from bot.core.records import ProfileSummary, VersionRecord
 from bot.core.secrets import MASK
 from bot.slack import action_ids
 
@@ -248,22 +248,6 @@ def version_card(rec: VersionRecord, catalog: Catalog, *, title: str = "", note:
     return long_text(heading, "\n".join(lines), secrets.mask_yaml(rec.yaml, catalog), what="YAML")
 
 
-def versions_list(records: Sequence[VersionRecord]) -> Message:
-    if not records:
-        return plain("This profile has no versions.")
-    name = records[0].name
-    rows = [
-        f"`{r.version}` · {r.kind} by <@{r.created_by}> at {r.created_at}"
-        + (f" from `{escape(r.source)}`" if r.source else "")
-        for r in records[:LIST_MAX]
-    ]
-    title = f"{name}: {plural(len(records), 'version')}"
-    blocks = [header(title), section("\n".join(rows))]
-    if len(records) > LIST_MAX:
-        blocks.append(context(f"…and {len(records) - LIST_MAX} more"))
-    return _message(title, blocks)
-
-
 def diff(name: str, v1: str, v2: str, text: str) -> Message:
     return long_text(f"{name} {v1} → {v2}", f"Differences from `{v1}` to `{v2}`:", text, what="diff")
 
@@ -386,22 +370,6 @@ def deploy_preview(
     )
 
 
-def deployments_list(items: Sequence[DeploymentView]) -> Message:
-    if not items:
-        return plain("Nothing is deployed yet. Deploy with `/appprofile deploy PROFILE to CLUSTER`.")
-    rows = []
-    for v in items[:LIST_MAX]:
-        d = v.deployment
-        row = f"*{escape(d.name)}* on `{escape(d.cluster)}` · {escape(d.profile)}@{d.version} · {d.status}"
-        if v.update:
-            row += f" · update available: {v.update}"
-        rows.append(row)
-    out = [header(f"Deployments ({len(items)})"), section("\n".join(rows))]
-    if len(items) > LIST_MAX:
-        out.append(context(f"…and {len(items) - LIST_MAX} more"))
-    return _message(f"{len(items)} deployments", out)
-
-
 UPGRADE_ACTION = action_ids.UPGRADE_ACTION
 
 
@@ -474,24 +442,3 @@ def outputs(
         rows = "\n".join(f"`{escape(k)}` = {output_value(v)}" for k, v in kv.items()) or "none"
         blocks.append(section(f"*{escape(tier)}*\n{rows}"))
     return _message(f"Outputs of {where}", blocks)
-
-
-def audit(entries: Sequence[AuditEntry]) -> Message:
-    if not entries:
-        return plain("The audit log is empty for this filter.")
-    rows = [
-        f"{e.at} <@{e.actor}> *{e.action}* `{escape(e.target)}` → {escape(e.result)}"
-        + (f" ({escape(_cut(e.detail, 200))})" if e.detail else "")
-        for e in entries
-    ]
-    chunks: list[str] = []
-    current = ""
-    for row in rows:
-        if len(current) + len(row) + 1 > CHUNK:
-            chunks.append(current)
-            current = ""
-        current = f"{current}\n{row}" if current else row
-    if current:
-        chunks.append(current)
-    blocks = [header(f"Audit ({len(entries)} entries)"), *[section(c) for c in chunks[: MAX_BLOCKS - 1]]]
-    return _message(f"{len(entries)} audit entries", blocks)

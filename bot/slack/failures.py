@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from slack_sdk.errors import SlackApiError
 
+from bot import api_errors
 from bot.core import commands, errors
 from bot.core.errors import AppError, OperatorError, UserError
 from bot.slack import blocks
@@ -63,6 +64,7 @@ def from_slack(exc: SlackApiError) -> AppError:
     """A Web API refusal in the tree; logged here as a Slack API error with its method."""
     method, error = slack_method(exc), slack_error(exc)
     log.warning("Slack API error: %s answered %s", method, error)
+    api_errors.count("slack", error)
     if error in TOKEN_ERRORS:
         return OperatorError(
             f"Slack rejected the bot's token or scopes calling {method} ({error})",
@@ -74,6 +76,7 @@ def from_slack(exc: SlackApiError) -> AppError:
 def unreachable(exc: OSError) -> UserError:
     reason = getattr(exc, "reason", None) or exc.strerror or "network error"
     log.warning("Slack API unreachable: %s", reason)
+    api_errors.count("slack", "unreachable")
     return UserError(f"Slack could not be reached ({reason})", "try again in a moment")
 
 

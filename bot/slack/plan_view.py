@@ -60,6 +60,11 @@ def digest_text(plan: Mapping[str, Any], *, max_tiers: int = 12) -> str:
             shown = ", ".join(f"`{_esc(n)}`" for n in names[:_MAX_NAMED])
             more = f" and {len(names) - _MAX_NAMED} more" if len(names) > _MAX_NAMED else ""
             lines.append(f":lock: *{title}* ({len(names)}): {shown}{more}")
+    overwrites = [str(o) for o in plan.get("overwrites") or []]
+    if overwrites:
+        shown = "\n".join(f"    ◦ {_esc(o)}" for o in overwrites[:_MAX_NAMED])
+        more = f"\n    ◦ …and {len(overwrites) - _MAX_NAMED} more" if len(overwrites) > _MAX_NAMED else ""
+        lines.append(f":warning: *Overwrites hand edits* ({len(overwrites)} objects):\n{shown}{more}")
     text = "\n".join(lines)
     return text if len(text) <= SECTION_MAX else text[: SECTION_MAX - 1] + "…"
 

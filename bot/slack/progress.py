@@ -18,10 +18,10 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.core import lineage, windows
-from bot.core.events import ApprovalChanged, Event, Posted, RunFinished, RunView
+from bot.core.events import ApprovalChanged, DriftFound, Posted, RunFinished, RunView, Shown
 from bot.core.records import Run, TierState
 from bot.slack import blocks as blocks_mod
-from bot.slack import plan_view
+from bot.slack import drift_view, failures, plan_view
 from bot.slack.action_ids import APPROVE_ACTION, LOGS_ACTION, REJECT_ACTION, RETRY_ACTION, ROLLBACK_ACTION
 
 log = logging.getLogger("appprofile.slack.progress")
@@ -223,7 +223,17 @@ class SlackReporter:
         # The newest view of each run whose redraw is waiting for its interval.
         self._pending: dict[int, RunView] = {}
 
-    def publish(self, event: Event) -> Posted | None:
+    def publish(self, event: Shown) -> Posted | None:
+        """Show the event; a Web API failure leaves as one of the tree's errors (the publisher
+        logs it and goes on: showing progress never fails a deploy)."""
+        return failures.web_api(lambda: self._show(event))
+
+    def _show(self, event: Shown) -> Posted | None:
+        if isinstance(event, DriftFound):
+            # A notice, not a run's message: posted once, never edited (nothing to store).
+            msg = drift_view.notice(event.report, version=event.version)
+            self.client.chat_postMessage(channel=event.channel, text=msg.text, blocks=msg.blocks)
+            return None
         if isinstance(event, ApprovalChanged):
             return self._approval(event.view)
         view = event.view

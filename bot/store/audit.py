@@ -83,8 +83,14 @@ def write(
 
 
 def entries(
-    db: Connection, *, limit: int = 20, profile: str | None = None, cluster: str | None = None
+    db: Connection,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    profile: str | None = None,
+    cluster: str | None = None,
 ) -> list[AuditEntry]:
+    """The newest `limit` rows matching the filters, skipping the `offset` newest (a later page)."""
     where: list[str] = []
     params: list[object] = []
     if profile is not None:
@@ -96,7 +102,7 @@ def entries(
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     rows = db.query(
         "SELECT id, at, actor, channel, action, target, result, detail FROM audit"  # noqa: S608 - our own fragments
-        f" {clause} ORDER BY id DESC LIMIT ?",
-        [*params, max(0, int(limit))],
+        f" {clause} ORDER BY id DESC LIMIT ? OFFSET ?",
+        [*params, max(0, int(limit)), max(0, int(offset))],
     )
     return [AuditEntry.model_validate(row) for row in rows]

@@ -36,7 +36,7 @@ from bot.core.records import (
     VersionKind,
     VersionRecord,
 )
-from bot.store import audit, deployments, profiles, runs, schema, sealing, sql
+from bot.store import audit, deployments, home, profiles, runs, schema, sealing, sql
 from bot.store.sqlite import BUSY_TIMEOUT_MS, SqliteBackend
 
 __all__ = ["BUSY_TIMEOUT_MS", "PROCESS_OWNER", "Store", "is_postgres_url", "iso", "store_from_url"]
@@ -165,6 +165,11 @@ class Store:
         with self._conn() as db:
             return profiles.list_versions(db, name, self.sealer)
 
+    def latest_versions(self) -> dict[str, str]:
+        """Every profile's newest version, in one query."""
+        with self._conn() as db:
+            return profiles.latest_versions(db)
+
     def latest_version(self, name: str) -> str | None:
         with self._conn() as db:
             return profiles.latest_version(db, name)
@@ -216,6 +221,9 @@ class Store:
         with self._conn() as db:
             return deployments.list_all(db, cluster)
 
+    def drift_key(self) -> bytes:
+        return self.sealer.subkey("drift")
+
     def update_deployment(self, deployment_id: int, **fields: Any) -> Deployment:
         with self._conn() as db:
             return deployments.update(db, deployment_id, at=self.timestamp(), fields=fields)
@@ -229,6 +237,15 @@ class Store:
                 "SELECT kind, cluster, status, COUNT(*) AS n FROM runs GROUP BY kind, cluster, status"
             )
         return [(str(r["kind"]), str(r["cluster"]), str(r["status"]), int(r["n"])) for r in rows]
+
+    def drifted_counts(self) -> list[tuple[str, int]]:
+        """(cluster, deployments whose scheduled drift check found drift still there), for /metrics."""
+        with self._conn() as db:
+            rows = db.query(
+                "SELECT cluster, COUNT(*) AS n FROM deployments WHERE drift_seen <> '' AND status <> 'deleted'"
+                " GROUP BY cluster"
+            )
+        return [(str(r["cluster"]), int(r["n"])) for r in rows]
 
     def recent_finished_runs(self, limit: int = 1000) -> list[Run]:
         """The newest finished runs (bounded), for the duration histograms of /metrics."""
@@ -406,10 +423,21 @@ class Store:
         with self._conn() as db:
             return self._opened_or_none(runs.running(db, cluster, deployment))
 
+    def latest_runs(self, cluster: str | None = None) -> dict[tuple[str, str], Run]:
+        """(cluster, deployment) → its newest run, without the plan, in one query."""
+        with self._conn() as db:
+            return {(r.cluster, r.deployment): r for r in runs.latest_per_deployment(db, cluster)}
+
     def latest_run(self, cluster: str, deployment: str) -> Run | None:
         """The newest run of this deployment, whatever its status."""
         with self._conn() as db:
             return self._opened_or_none(runs.latest(db, cluster, deployment))
+
+    def runs_requested_by(self, user: str, *, limit: int) -> list[Run]:
+        """The user's newest runs, newest first, whatever their deployment or status."""
+        with self._conn() as db:
+            found = runs.requested_by(db, user, limit=limit)
+        return [self._opened(r) for r in found]
 
     def pending_approval_run(self, cluster: str, deployment: str) -> Run | None:
         with self._conn() as db:
@@ -422,6 +450,26 @@ class Store:
     def approvals(self, run_id: int) -> list[Approval]:
         with self._conn() as db:
             return runs.approvals(db, run_id)
+
+    # -- App Home viewers -----------------------------------------------------------------------
+
+    def home_opened(self, user: str) -> None:
+        with self._conn() as db:
+            home.opened(db, user, at=self.timestamp())
+
+    def home_viewers(self) -> list[str]:
+        with self._conn() as db:
+            return home.viewers(db)
+
+    def home_changed(self, user: str, digest: str) -> bool:
+        """Record the digest of the view about to be published to `user`; False if it is the one
+        they already have (or they never opened the Home)."""
+        with self._conn() as db:
+            return home.swap_digest(db, user, digest)
+
+    def home_unpublished(self, user: str) -> None:
+        with self._conn() as db:
+            home.forget_digest(db, user)
 
     # -- requests already executed (Slack replay protection across replicas) ---------------------
 
@@ -470,7 +518,7 @@ class Store:
             )
 
     def list_audit(
-        self, limit: int = 20, profile: str | None = None, cluster: str | None = None
+        self, limit: int = 20, profile: str | None = None, cluster: str | None = None, *, offset: int = 0
     ) -> list[AuditEntry]:
         with self._conn() as db:
-            return audit.entries(db, limit=limit, profile=profile, cluster=cluster)
+            return audit.entries(db, limit=limit, offset=offset, profile=profile, cluster=cluster)

@@ -12,7 +12,7 @@ from bot.store.sql import Connection
 _JSON = ("outputs", "inventory")
 _COLUMNS = (
     "id, cluster, name, profile, version, status, last_good_version, channel, message_ts, created_by,"
-    " updated_at, outputs, inventory"
+    " updated_at, outputs, inventory, drift_seen"
 )
 
 

@@ -163,6 +163,16 @@ def latest_version(db: Connection, name: str) -> str | None:
     return latest.version if latest is not None else None
 
 
+def latest_versions(db: Connection) -> dict[str, str]:
+    """Every profile's newest version, in one statement (one index probe per profile)."""
+    rows = db.query(
+        "SELECT n.name, (SELECT w.version FROM versions w WHERE w.name = n.name"  # noqa: S608 - our own fragment
+        f" ORDER BY {_SEMVER_DESC} LIMIT 1) AS latest FROM (SELECT DISTINCT name FROM versions) n",
+        [],
+    )
+    return {str(r["name"]): str(r["latest"]) for r in rows}
+
+
 def list_profiles(db: Connection) -> list[ProfileSummary]:
     rows = db.query(
         """

@@ -217,6 +217,18 @@ def latest(db: Connection, cluster: str, deployment: str) -> Run | None:
     return found[0] if found else None
 
 
+def latest_per_deployment(db: Connection, cluster: str | None = None) -> list[Run]:
+    """Each deployment's newest run, in one statement, without its plan (lists show the run's
+    kind, version and status; a button that acts on a run reads it again by id)."""
+    where = "WHERE cluster = ?" if cluster is not None else ""
+    light = _COLUMNS.replace(" plan,", " '{}' AS plan,")
+    rows = db.query(
+        f"SELECT {light} FROM runs WHERE id IN (SELECT MAX(id) FROM runs {where} GROUP BY cluster, deployment)",  # noqa: S608
+        [cluster] if cluster is not None else [],
+    )
+    return [_record(r) for r in rows]
+
+
 def pending_approval(db: Connection, cluster: str, deployment: str) -> Run | None:
     found = _select(
         db,
@@ -248,3 +260,8 @@ def approvals(db: Connection, run_id: int) -> list[Approval]:
         [run_id],
     )
     return [Approval.model_validate(r) for r in rows]
+
+
+def requested_by(db: Connection, user: str, *, limit: int) -> list[Run]:
+    """The user's `limit` newest runs, newest first (the App Home's "your last runs")."""
+    return _select(db, "requested_by = ?", [user, limit], order="id DESC", suffix=" LIMIT ?")

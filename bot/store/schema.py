@@ -160,6 +160,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX seen_requests_at ON seen_requests (at)",
         )
     ),
+    # 4: day two. `drift_seen` is a digest of the drift last announced in the deployment's
+    # channel (announce once per drift, not every check); `home_views` holds who opened the
+    # App Home and a digest of the view last published to them (republish only on change).
+    Migration(
+        (
+            "ALTER TABLE deployments ADD COLUMN drift_seen {text} NOT NULL DEFAULT ''",
+            """CREATE TABLE home_views (
+                user_id {text} PRIMARY KEY,
+                opened_at {text} NOT NULL,
+                digest {text} NOT NULL DEFAULT ''
+            )""",
+        )
+    ),
 )
 
 # Every table `db copy` carries over, parents before children, with the order to copy rows in.
@@ -170,6 +183,7 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("runs", "id"),
     ("approvals", "id"),
     ("audit", "id"),
+    ("home_views", "user_id"),
 )
 
 

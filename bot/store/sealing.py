@@ -11,6 +11,9 @@ A sealed value is text prefixed `fernet:`, so rows written before a key was set 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from cryptography.fernet import Fernet, InvalidToken
 
 __all__ = ["PREFIX", "Fernet", "Sealer", "SealingError"]
@@ -18,6 +21,7 @@ __all__ = ["PREFIX", "Fernet", "Sealer", "SealingError"]
 from bot.core.errors import UserError
 
 PREFIX = "fernet:"
+PUBLIC_SUBKEY_SEED = b"appprofile: no APPPROFILE_SECRET_KEY set"
 
 
 class SealingError(Exception):
@@ -27,6 +31,7 @@ class SealingError(Exception):
 class Sealer:
     def __init__(self, key: str | None) -> None:
         self._fernet: Fernet | None = None
+        self._key = (key or "").encode()
         if key:
             try:
                 self._fernet = Fernet(key.encode())
@@ -39,6 +44,13 @@ class Sealer:
     @property
     def enabled(self) -> bool:
         return self._fernet is not None
+
+    def subkey(self, purpose: str) -> bytes:
+        """A key for `purpose` derived from the sealing key (HMAC-SHA256), never the key itself.
+        Without a sealing key: a fixed public one. Digests made with it then rest only on what
+        they digest — generated passwords, long and random; user-given secrets cannot be stored
+        without a sealing key, so they are never digested with the public one."""
+        return hmac.new(self._key or PUBLIC_SUBKEY_SEED, purpose.encode(), hashlib.sha256).digest()
 
     def seal(self, text: str) -> str:
         if self._fernet is None:

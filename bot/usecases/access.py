@@ -36,7 +36,9 @@ def check_window(
     inside one with `--override-window`: then the Block, and the approval needs one more approver.
     A refusal is audited with its message (which window, when it opens)."""
     try:
-        return policy.check_window(ctx.config, cluster, ctx.clock.local, override=override)
+        return policy.check_window(
+            ctx.config, cluster, ctx.clock.local, override=override, requester=actor.user
+        )
     except UserError as exc:
         ctx.store.audit(actor.user, actor.channel, action, target, "denied", exc.message)
         raise

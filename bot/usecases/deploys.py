@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.core import model, plan, policy, windows
+from bot.core import drift, model, plan, policy, windows
 from bot.core.commands import DeployRequest
-from bot.core.errors import Conflict, NotFound, UserError
+from bot.core.errors import Conflict, DeployError, NotFound, UserError
 from bot.core.records import Actor, Deployment, Run, RunKind, VersionRecord
 from bot.core.tickets import DeployTicket
 from bot.usecases.access import authorise, check_channel, check_window
@@ -39,6 +39,7 @@ class Deploys:
             cluster=req.cluster, deployment=req.name or rec.name, user=actor.user_name or actor.user
         )
         existing = self._existing(req.cluster, target.deployment, rec.name)
+        drifted = self._drift(existing) if existing is not None else None
         p = plan.build(
             rec.profile(),
             ctx.catalog,
@@ -48,8 +49,20 @@ class Deploys:
             deployed=existing.inventory if existing else [],
             check=ctx.check,
             guard=ctx.guards(req.cluster) if ctx.guards is not None else None,
+            drifted=drifted,
         )
         return rec, p
+
+    def _drift(self, dep: Deployment) -> drift.DriftReport | None:
+        """The deployment's drift, which this apply will take back (the plan says so). Without
+        a run loop there is no cluster to read; unreadable live objects are not drift: the
+        apply itself then says what is wrong with the cluster."""
+        if self.ctx.executor is None:
+            return None
+        try:
+            return drift.report(self.ctx.executor.connect(dep.cluster).read, dep, self.ctx.store.drift_key())
+        except DeployError:
+            return None
 
     def _existing(self, cluster: str, deployment: str, profile: str) -> Deployment | None:
         """The live deployment this deploy changes, if any; one of another profile is refused."""
@@ -263,7 +276,7 @@ def override_options(block: windows.Block | None) -> dict[str, object]:
 
 
 def ask_again(exc: windows.WindowClosed, req: DeployRequest) -> windows.WindowClosed:
-    """A button (Retry, Roll back, Upgrade) refused by a change window: a button cannot add
+    """A button (Retry, Roll back, Upgrade, Revert) refused by a change window: a button cannot add
     `--override-window`, so the hint names the deploy command that does the same with it."""
     ref = f"{req.profile}@{req.version}" if req.version else str(req.profile)
     words = ["/appprofile", "deploy", ref]

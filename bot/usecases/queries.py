@@ -10,9 +10,11 @@ from pydantic import BaseModel, ConfigDict
 from bot.core import model
 from bot.core.catalog import ServiceType
 from bot.core.commands import USAGE
+from bot.core.drift import DriftReport
 from bot.core.errors import NotFound
 from bot.core.records import Actor, AuditEntry, Deployment, Run
 from bot.usecases.context import UseCaseContext
+from bot.usecases.drifts import Drifts
 from bot.usecases.lookup import deployment_on
 
 
@@ -25,11 +27,15 @@ class DeploymentView(BaseModel):
     update: str | None = None
     # The latest run when it failed: what was tried, where it stopped; `Retry` re-runs it.
     failed_attempt: Run | None = None
+    # `status` only: the live objects compared with what was applied (None: not asked).
+    drift: DriftReport | None = None
+    drift_skipped: str = ""  # why there is no drift report (cluster unreachable, a run going on)
 
 
 @dataclass(frozen=True)
 class Queries:
     ctx: UseCaseContext
+    drifts: Drifts | None = None
 
     def help_text(self) -> str:
         return HELP
@@ -45,32 +51,47 @@ class Queries:
         return self.ctx.catalog.get(name)
 
     def deployments(self, actor: Actor) -> list[DeploymentView]:
-        return [self._view(d) for d in self.ctx.store.list_deployments() if d.status != "deleted"]
+        """Every live deployment with its newest run and update: three queries, whatever the count."""
+        store = self.ctx.store
+        runs, latest = store.latest_runs(), store.latest_versions()
+        return [
+            self._view(d, runs.get((d.cluster, d.name)), latest.get(d.profile))
+            for d in store.list_deployments()
+            if d.status != "deleted"
+        ]
 
     def status(self, actor: Actor, name: str | None, cluster: str | None = None) -> list[DeploymentView]:
         if name is None:
             return self.deployments(actor)
         if cluster is not None:
-            return [self._view(deployment_on(self.ctx, name, cluster, "status"))]
+            return [self._drifted(self._view(deployment_on(self.ctx, name, cluster, "status")))]
         deps = self.ctx.store.find_deployments(name)
         if not deps:
             raise NotFound(f"there is no deployment named `{name}`", "see `/appprofile deployments`")
         live = [d for d in deps if d.status != "deleted"]
-        return [self._view(d) for d in (live or deps)]
+        return [self._drifted(self._view(d)) for d in (live or deps)]
 
-    def _view(self, dep: Deployment) -> DeploymentView:
-        run = self.ctx.store.latest_run(dep.cluster, dep.name)
+    def _drifted(self, view: DeploymentView) -> DeploymentView:
+        if self.drifts is None or view.deployment.status == "deleted":
+            return view
+        checked = self.drifts.check(view.deployment)
+        return view.model_copy(update={"drift": checked.report, "drift_skipped": checked.skipped})
+
+    def _view(self, dep: Deployment, run: Run | None = None, latest: str | None = None) -> DeploymentView:
+        """One deployment as lists show it; `run` and `latest` as already read, else read here."""
+        if run is None:
+            run = self.ctx.store.latest_run(dep.cluster, dep.name)
         failed = run if run is not None and run.status == "failed" and run.kind != "delete" else None
-        update = self.update_available(dep)
+        update = self.update_available(dep, latest)
         if failed is not None and update == failed.version:
             update = None  # just failed here: offer Retry, not Upgrade
         return DeploymentView(deployment=dep, run=run, update=update, failed_attempt=failed)
 
-    def update_available(self, dep: Deployment) -> str | None:
+    def update_available(self, dep: Deployment, latest: str | None = None) -> str | None:
         """The profile's newest version when it is newer than what the deployment runs."""
         if dep.status == "deleted":
             return None
-        latest = self.ctx.store.latest_version(dep.profile)
+        latest = latest or self.ctx.store.latest_version(dep.profile)
         if latest and model.version_key(latest) > model.version_key(dep.version):
             return latest
         return None
@@ -79,8 +100,10 @@ class Queries:
         """The deployment whose outputs to show (they are stored masked)."""
         return deployment_on(self.ctx, name, cluster, "outputs")
 
-    def audit(self, actor: Actor, limit: int, profile: str | None, cluster: str | None) -> list[AuditEntry]:
-        return self.ctx.store.list_audit(limit=limit, profile=profile, cluster=cluster)
+    def audit(
+        self, actor: Actor, limit: int, profile: str | None, cluster: str | None, *, offset: int = 0
+    ) -> list[AuditEntry]:
+        return self.ctx.store.list_audit(limit=limit, profile=profile, cluster=cluster, offset=offset)
 
 
 # What each command does, next to its usage from the parser: HELP and the usage hints never differ.
@@ -100,7 +123,8 @@ _DOES: dict[str, str] = {
     "deploy": "plan, approval where needed, then tier by tier; no profile: the channel's current one",
     "promote": "deploy the version and --set values that succeeded on CLUSTER_A to CLUSTER_B, "
     "through its guardrails and approval",
-    "status": "live state, on every cluster NAME is deployed to unless one is named",
+    "status": "live state and drift from what was applied (Revert button), on every cluster NAME "
+    "is deployed to unless one is named",
     "deployments": "everything deployed, with updates available",
     "outputs": "a deployment's outputs, secrets masked",
     "logs": "the last N lines (50, at most 500) of a tier's pods, into the run's thread; secrets scrubbed; "

@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING
 from bot.core import plan, policy, ports
 from bot.core.catalog import Catalog, ServiceType
 from bot.core.commands import DeployRequest
+from bot.core.home import HomeView
 from bot.core.records import Actor, AuditEntry, Deployment, ProfileSummary, Run, RunKind, VersionRecord
 from bot.core.tickets import DeployTicket
 from bot.usecases.approvals import Approvals
 from bot.usecases.context import UseCaseContext, no_groups
 from bot.usecases.deletes import Deletes, DeleteTarget
 from bot.usecases.deploys import Deploys
+from bot.usecases.drifts import Checked, Drifts
+from bot.usecases.home import Home
 from bot.usecases.logs import DEFAULT_LINES, Logs, LogsAnswer
 from bot.usecases.profiles import Profiles
 from bot.usecases.promotions import Promotions
@@ -48,7 +51,8 @@ class Service:
         self.deletes = Deletes(ctx, self.profiles, self.deploys)
         self.promotions = Promotions(ctx, self.deploys)
         self.approvals = Approvals(ctx)
-        self.queries = Queries(ctx)
+        self.drifts = Drifts(ctx, self.deploys)
+        self.queries = Queries(ctx, self.drifts)
         self.log_reader = Logs(ctx)
 
     @property
@@ -190,6 +194,15 @@ class Service:
     def upgrade(self, actor: Actor, cluster: str, name: str) -> DeployTicket:
         return self.deploys.upgrade(actor, cluster, name)
 
+    def revert(self, actor: Actor, cluster: str, name: str) -> DeployTicket:
+        return self.drifts.revert(actor, cluster, name)
+
+    def check_drift(self, dep: Deployment) -> Checked:
+        return self.drifts.check(dep)
+
+    def sweep_drift(self) -> int:
+        return self.drifts.sweep()
+
     def promote(
         self,
         actor: Actor,
@@ -241,8 +254,10 @@ class Service:
     def outputs(self, actor: Actor, name: str, cluster: str | None = None) -> Deployment:
         return self.queries.outputs(actor, name, cluster)
 
-    def audit(self, actor: Actor, limit: int, profile: str | None, cluster: str | None) -> list[AuditEntry]:
-        return self.queries.audit(actor, limit, profile, cluster)
+    def audit(
+        self, actor: Actor, limit: int, profile: str | None, cluster: str | None, *, offset: int = 0
+    ) -> list[AuditEntry]:
+        return self.queries.audit(actor, limit, profile, cluster, offset=offset)
 
     def logs(
         self,
@@ -255,3 +270,20 @@ class Service:
         run_id: int | None = None,
     ) -> LogsAnswer:
         return self.log_reader.tier_logs(actor, name, tier, cluster, lines, run_id=run_id)
+
+    # -- the App Home ----------------------------------------------------------------------
+
+    def open_home(self, actor_user: str) -> HomeView:
+        """The person opened their Home tab: the view to publish to them now."""
+        return Home(self.context).opened(actor_user)
+
+    def home_view(self, user: str) -> HomeView:
+        return Home(self.context).view(user)
+
+    def home_clicked(self, user: str) -> HomeView | None:
+        """After a click on the person's Home: their view, if it changed since it was published."""
+        return Home(self.context).clicked(user)
+
+    def upgrade_from_home(self, actor: Actor, cluster: str, name: str) -> DeployTicket:
+        """The Upgrade button on the Home tab: an upgrade asked in the deployment's channel."""
+        return self.deploys.upgrade(Home(self.context).upgrade_actor(actor, cluster, name), cluster, name)

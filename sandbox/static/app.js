@@ -9,6 +9,7 @@ const page = {
   data: null,
   thread: null,       // ts of the open thread
   viewKey: null,      // id+hash of the rendered modal, so typing is not lost on re-render
+  tab: "channel",     // "channel" or "home" (the app's Home tab)
 };
 
 const $ = (id) => document.getElementById(id);
@@ -29,6 +30,12 @@ function userName(id) {
   return id;
 }
 
+// `<#C…>` as Slack shows it: the channel's name (the page knows its own channel's).
+function channelName(id) {
+  const ch = page.data && page.data.channel;
+  return ch && ch.id === id ? ch.name : id;
+}
+
 function safeUrl(url) {
   return /^(https?:|mailto:)/i.test(url) ? url : null;
 }
@@ -37,7 +44,7 @@ function safeUrl(url) {
 function token(inner) {
   const [target, label] = inner.split("|", 2);
   if (target.startsWith("@")) return `<span class="mention">@${esc(userName(target.slice(1)))}</span>`;
-  if (target.startsWith("#")) return `<span class="mention">#${esc(label || target.slice(1))}</span>`;
+  if (target.startsWith("#")) return `<span class="mention">#${esc(label || channelName(target.slice(1)))}</span>`;
   if (target.startsWith("!")) return `<span class="mention">@${esc(label || target.slice(1).split("^")[0])}</span>`;
   const href = safeUrl(target);
   if (!href) return esc(`<${inner}>`);
@@ -121,11 +128,21 @@ function richText(block) {
   }).join("");
 }
 
+// A table block: row 0 is the header; cells are raw_text or rich_text (a person as @name).
+function table(block) {
+  const wrapped = (block.column_settings || []).map((c) => !!(c && c.is_wrapped));
+  const cell = (c) => (c && c.type === "rich_text" ? richText(c) : esc(c && c.text));
+  const row = (cells, tag) => `<tr>${(cells || []).map((c, i) => `<${tag}${wrapped[i] ? ' class="wrap"' : ""}>${cell(c)}</${tag}>`).join("")}</tr>`;
+  const [head, ...body] = block.rows || [];
+  return `<table class="b-table" data-testid="table"><thead>${head ? row(head, "th") : ""}</thead>`
+    + `<tbody>${body.map((r) => row(r, "td")).join("")}</tbody></table>`;
+}
+
 // Buttons carry where they sit (message ts, ephemeral or not, block and action id) in data-*.
 function button(el, where, blockId) {
   const style = el.style === "primary" || el.style === "danger" ? ` ${el.style}` : "";
   const confirm = el.confirm ? ` data-confirm="${esc(JSON.stringify(el.confirm))}"` : "";
-  return `<button type="button" class="sbtn${style}" data-ts="${esc(where.ts)}" data-ephemeral="${where.ephemeral ? "1" : ""}"`
+  return `<button type="button" class="sbtn${style}" data-ts="${esc(where.ts)}" data-ephemeral="${where.ephemeral ? "1" : ""}" data-home="${where.home ? "1" : ""}"`
     + ` data-block="${esc(blockId || "")}" data-action="${esc(el.action_id)}"${confirm}>${esc(el.text && el.text.text)}</button>`;
 }
 
@@ -146,6 +163,8 @@ function renderBlock(b, where, errors) {
       return `<div class="b-actions">${(b.elements || []).filter((e) => e.type === "button").map((e) => button(e, where, b.block_id)).join("")}</div>`;
     case "rich_text":
       return `<div class="b-rich">${richText(b)}</div>`;
+    case "table":
+      return `<div class="b-table-wrap">${table(b)}</div>`;
     case "input":
       return renderInput(b, errors || {});
     default:
@@ -211,7 +230,31 @@ function render() {
   tl.innerHTML = items.map((m) => renderMessage(m, false)).join("");
   if (atBottom) tl.scrollTop = tl.scrollHeight;
   renderThread();
+  renderHome();
   renderModal();
+}
+
+// The Home tab: the view the bot published for this person, and what the app said to them.
+function renderHome() {
+  const d = page.data;
+  if (!d) return;
+  const home = page.tab === "home";
+  $("home").hidden = !home;
+  document.querySelector("section.channel").hidden = home;
+  if (home) $("thread").hidden = true;
+  $("tab-home").classList.toggle("active", home);
+  $("tab-channel").classList.toggle("active", !home);
+  if (!home) return;
+  $("home-view").innerHTML = d.home
+    ? renderBlocks(d.home.blocks, { ts: "", ephemeral: false, home: true })
+    : '<div class="b-context">Opening your Home\u2026</div>';
+  $("home-dm").innerHTML = (d.dm || []).map((m) => renderMessage(m, true)).join("") || '<div class="b-context">Nothing yet.</div>';
+}
+
+function openHome() {
+  page.tab = "home";
+  renderHome();
+  post("/api/home", {});
 }
 
 function renderThread() {
@@ -303,7 +346,7 @@ document.addEventListener("click", async (ev) => {
   if (btn) {
     if (btn.dataset.confirm && !(await askConfirm(JSON.parse(btn.dataset.confirm)))) return;
     btn.disabled = true;
-    await post("/api/action", { ts: btn.dataset.ts, ephemeral: !!btn.dataset.ephemeral, block_id: btn.dataset.block, action_id: btn.dataset.action });
+    await post("/api/action", { ts: btn.dataset.ts, ephemeral: !!btn.dataset.ephemeral, home: !!btn.dataset.home, block_id: btn.dataset.block, action_id: btn.dataset.action });
     return;
   }
   const link = ev.target.closest("button.replies-link");
@@ -311,6 +354,9 @@ document.addEventListener("click", async (ev) => {
 });
 
 $("thread-close").addEventListener("click", () => { page.thread = null; renderThread(); });
+
+$("tab-home").addEventListener("click", openHome);
+$("tab-channel").addEventListener("click", () => { page.tab = "channel"; if (page.data) render(); });
 
 $("composer").addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -353,7 +399,7 @@ switcher.addEventListener("change", () => {
   page.revision = -1;
   page.viewKey = null;
   page.thread = null;
-  poll(true);
+  if (page.tab === "home") openHome(); else poll(true);
 });
 
 poll(false);

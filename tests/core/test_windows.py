@@ -278,6 +278,14 @@ def test_override_needs_an_approval_rule_that_can_take_one_more_approver() -> No
     with pytest.raises(UserError) as err:
         policy.check_window(cfg, "tight", FRIDAY_EVENING, override=True)
     assert "needs 3 approvals, but clusters.tight.approval lists only 2 approvers" in err.value.message
+    # prod lists 3 for the 3 an override needs, but one of them is asking and may not approve.
+    assert policy.check_window(cfg, "prod", FRIDAY_EVENING, override=True, requester="U9ZZZZ") is not None
+    with pytest.raises(UserError) as err:
+        policy.check_window(cfg, "prod", FRIDAY_EVENING, override=True, requester="U1AAAA")
+    assert (
+        "needs 3 approvals, but clusters.prod.approval lists only 2 approvers besides you"
+        in err.value.message
+    )
     with pytest.raises(NotFound):
         policy.check_window(cfg, "nope", FRIDAY_EVENING, override=True)
 

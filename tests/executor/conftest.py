@@ -10,7 +10,7 @@ import pytest
 
 from bot import compose
 from bot.core import plan
-from bot.core.events import ApprovalChanged, Event, Posted, RunFinished
+from bot.core.events import ApprovalChanged, DriftFound, Event, Posted, RunFinished, Shown
 from bot.core.records import Actor
 from bot.runs.loop import Executor
 from bot.settings import Settings
@@ -28,10 +28,14 @@ class RecordingReporter:
         self.fail = fail
         self.events: list[tuple[str, int, str]] = []
         self.published: list[Event] = []
+        self.notices: list[DriftFound] = []
         self.done = threading.Event()
         self.snapshots: list[Any] = []
 
-    def publish(self, event: Event) -> Posted | None:
+    def publish(self, event: Shown) -> Posted | None:
+        if isinstance(event, DriftFound):
+            self.notices.append(event)
+            return None
         self.published.append(event)
         run = event.view.run
         if isinstance(event, ApprovalChanged):

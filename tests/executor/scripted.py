@@ -11,6 +11,7 @@ cannot claim behaviour production lacks.
 from __future__ import annotations
 
 import base64
+import copy
 import math
 import threading
 from collections.abc import Callable, Mapping
@@ -279,6 +280,13 @@ class ScriptedCluster:
         if obj is None:
             return None
         return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
+
+    def read(self, ref: ObjectRef) -> dict[str, Any] | None:
+        if self.scope(ref.api_version, ref.kind) is None:
+            return None
+        with self.lock:
+            obj = self.objects.get(key(ref))
+            return copy.deepcopy(obj) if obj is not None else None
 
     def read_service(self, namespace: str, name: str) -> dict[str, Any] | None:
         obj = self.objects.get(("Service", namespace, name))

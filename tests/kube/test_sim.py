@@ -181,6 +181,30 @@ def test_controller_makes_workloads_ready(live: SimCluster) -> None:
     assert svc["status"]["loadBalancer"]["ingress"][0]["ip"] == LOAD_BALANCER_IP
 
 
+def test_a_deployment_scaled_down_by_hand_becomes_ready_again(live: SimCluster) -> None:
+    """A scale-down (5 → 2 replicas) once spun the controller forever, freezing the emulator."""
+    kube = KubeCluster("live", live.api_client(), backoff=0.01)
+    kube.ensure_namespace("app", {})
+    dep: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "app"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "d"}},
+            "template": {
+                "metadata": {"labels": {"app": "d"}},
+                "spec": {"containers": [{"name": "c", "image": "i"}]},
+            },
+        },
+    }
+    for replicas in (5, 2):
+        kube.apply({**dep, "spec": {**dep["spec"], "replicas": replicas}})
+        result = kube.wait_ready(ObjectRef.of(dep), timeout=5)
+        assert result.ready, result.message
+        pods = client.CoreV1Api(live.api_client()).list_namespaced_pod("app").items
+        assert len(pods) == replicas
+
+
 # ---- discovery: every built-in kind with its true scope -------------------------------------
 
 

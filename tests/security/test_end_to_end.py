@@ -62,7 +62,7 @@ def test_an_approved_deploy_and_every_follow_up_command_show_no_secret(
     for text, contains in [
         ("outputs shop", "Outputs of shop"),
         ("status shop", "Status"),
-        ("deployments", "deployments"),
+        ("deployments", "Deployments"),
         ("audit 50", "audit entries"),
     ]:
         _ask(world, driver, text, PROD_CHANNEL, contains)

@@ -222,6 +222,11 @@ def test_the_logs_button_on_a_failed_tier_posts_its_pods_lines_and_the_crashed_c
         final = fake.wait_for("chat.update", lambda c: '"status": "failed"' in text_of(c))
         button = logs_button(final)
         assert button is not None and button["text"]["text"] == "Logs of api"
+        # The failure's detail goes into the thread after the final redraw: wait for it, so the
+        # thread posts counted below are the ones the Logs clicks make.
+        fake.wait_for(
+            "chat.postMessage", lambda c: bool(c.params.get("thread_ts")) and "keeps crashing" in text_of(c)
+        )
         generated = double.read_secret("counter-app-postgres-db-ns", "counter-app-postgres-db-generated")
         assert generated is not None
         password = generated["password"]

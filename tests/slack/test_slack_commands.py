@@ -258,8 +258,8 @@ def test_list_show_versions_use_diff(slack: SlackDriver, fake: FakeSlack, servic
     mark = len(fake.calls)
     slack.command("versions counter-app")
     listed = _all_text(_webhook(fake, mark, "versions").params)
-    assert "`1.0.0`" in listed
-    assert "`1.1.0`" in listed
+    assert '{"type": "raw_text", "text": "1.0.0"}' in listed
+    assert '{"type": "raw_text", "text": "1.1.0"}' in listed
 
     mark = len(fake.calls)
     slack.command("use counter-app")

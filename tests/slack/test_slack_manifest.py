@@ -91,3 +91,15 @@ def test_slash_command_and_interactivity_match_the_app() -> None:
     assert command["command"] == "/appprofile"
     assert command["url"].endswith("/slack/events")
     assert m["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_the_home_tab_is_enabled_and_its_event_subscribed() -> None:
+    m = _manifest()
+    assert m["features"]["app_home"] == {
+        "home_tab_enabled": True,
+        "messages_tab_enabled": True,  # where answers to clicks on the Home tab go
+        "messages_tab_read_only_enabled": True,
+    }
+    events = m["settings"]["event_subscriptions"]
+    assert events["bot_events"] == ["app_home_opened"]
+    assert events["request_url"] == m["settings"]["interactivity"]["request_url"]

@@ -37,6 +37,8 @@ def make_profile(name: str, version: str, *, password: bool = False) -> model.Pr
 
 def populate(store: Store, clock: Clock) -> None:
     """An install that has been used: every table holds rows, some of them deleted in between."""
+    store.home_opened("U1")
+    store.home_changed("U1", "digest-of-a-published-home")
     for name, version in [("counter-app", "1.0.0"), ("counter-app", "1.10.0"), ("blog", "2.0.0")]:
         store.create_version(make_profile(name, version, password=name == "blog"), actor="U1", channel="C1",
                              kind="create" if version in ("1.0.0", "2.0.0") else "version")  # fmt: skip
@@ -93,6 +95,8 @@ def everything(store: Store) -> dict[str, Any]:
             t: (store.running_run(*t), store.latest_run(*t), store.pending_approval_run(*t)) for t in targets
         },
         "counts": sorted(store.run_counts()),
+        "home viewers": store.home_viewers(),
+        "home unchanged": store.home_changed("U1", "digest-of-a-published-home"),
         "finished": store.recent_finished_runs(),
         "expired": store.expired_running_runs(),
         "audit": store.list_audit(limit=1000),
@@ -108,7 +112,7 @@ def test_a_copy_reads_back_exactly_as_the_original(tmp_path: Path, postgresql: B
     counts = copy.copy_store(source, target)
     assert counts == {
         "versions": 3, "channel_profiles": 2, "deployments": 2, "runs": 4, "approvals": 2,
-        "audit": len(source.list_audit(limit=1000)),
+        "audit": len(source.list_audit(limit=1000)), "home_views": 1,
     }  # fmt: skip
     assert list(counts) == [t for t, _ in schema.TABLES]
     assert everything(target) == everything(source)

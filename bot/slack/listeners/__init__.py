@@ -2,6 +2,7 @@
 
 - `slash`   — the `/appprofile` command: parse, ack, run the command's handler
 - `buttons` — clicks on the buttons the bot drew (help, delete, approvals, retry, upgrade, plan)
+- `pages`   — a list's Previous / Next buttons: the next page of the table, in place
 - `forms`   — submissions of the create / version / clone forms
 
 Each has `register(app, ctx)` (`context.Context`: the use cases and the job runner). They share

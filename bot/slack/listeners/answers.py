@@ -46,6 +46,11 @@ def deploy_started(ticket: DeployTicket) -> Message:
     if ticket.window_note:
         # `--override-window`: which window, and that the approval needs one more approver.
         text += f"\n{ticket.window_note}"
+    if p.overwrites:
+        text += (
+            f"\n:warning: This apply takes back hand edits on {blocks.plural(len(p.overwrites), 'object')} "
+            "(listed on the message in the channel)."
+        )
     return blocks.plain(text)
 
 

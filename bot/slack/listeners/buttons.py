@@ -1,5 +1,5 @@
 """Clicks on the buttons the bot drew: help, delete (confirm, choose, cancel), approve and reject,
-retry and roll back, upgrade, view plan, and a tier's logs.
+retry and roll back, upgrade, revert drift, view plan, and a tier's logs.
 
 Every click is acked at once and handled as a job. A button's value only names what it is for;
 it is parsed strictly (a forged or stale value is "out of date"), and the use case re-checks
@@ -22,7 +22,7 @@ from bot.core.records import Actor
 from bot.slack import action_ids, blocks, plan_view
 from bot.slack.listeners import answers
 from bot.slack.listeners.context import Context
-from bot.slack.listeners.replies import Replies, clicker
+from bot.slack.listeners.replies import Replies, clicker, from_home, to_person
 from bot.usecases.deletes import DeleteTarget
 
 OUT_OF_DATE = "this button is out of date"
@@ -101,8 +101,13 @@ def register(app: App, ctx: Context) -> None:
         ) -> None:
             ack()
             who = clicker(body)
-            replies = Replies(client, respond, who.channel)
-            ctx.jobs.run(what, replies, lambda: job(action, who, replies, body))
+            home = from_home(body)  # no response_url, no channel: answers go to the person's DM
+            replies = (
+                Replies(client, to_person(client, who.user), who.user)
+                if home
+                else Replies(client, respond, who.channel)
+            )
+            ctx.jobs.run(what, replies, lambda: clicked(ctx, job, (action, who, replies, body), home=home))
 
         app.action(action_id)(listener)
 
@@ -120,8 +125,21 @@ def register(app: App, ctx: Context) -> None:
     on(action_ids.RETRY_ACTION, "retry", clicks.rerun(rollback=False))
     on(action_ids.ROLLBACK_ACTION, "rollback", clicks.rerun(rollback=True))
     on(action_ids.UPGRADE_ACTION, "upgrade", clicks.upgrade)
+    on(action_ids.REVERT_ACTION, "revert", clicks.revert)
     on(action_ids.VIEW_PLAN_ACTION, "view plan", clicks.view_plan)
     on(action_ids.LOGS_ACTION, "logs", clicks.logs)
+
+
+def clicked(
+    ctx: Context, job: Job, args: tuple[dict[str, Any], Actor, Replies, dict[str, Any]], *, home: bool
+) -> None:
+    """Run the click's job; a click on the Home tab then refreshes that Home (what it showed
+    may have changed, or its button may have been out of date)."""
+    try:
+        job(*args)
+    finally:
+        if home:
+            ctx.refresh_home(args[1].user)
 
 
 class Clicks:
@@ -166,7 +184,14 @@ class Clicks:
 
     def upgrade(self, action: dict[str, Any], who: Actor, replies: Replies, body: dict[str, Any]) -> None:
         target = button_value(action, UpgradeValue)
-        self.ctx.deploy_reply(self.service.upgrade(who, target.cluster, target.name), replies)
+        upgrade = self.service.upgrade_from_home if from_home(body) else self.service.upgrade
+        self.ctx.deploy_reply(upgrade(who, target.cluster, target.name), replies)
+
+    def revert(self, action: dict[str, Any], who: Actor, replies: Replies, body: dict[str, Any]) -> None:
+        """Re-apply the deployed version over drift: the clicker's permissions and the cluster's
+        approval apply, as for a deploy."""
+        target = button_value(action, UpgradeValue)
+        self.ctx.deploy_reply(self.service.revert(who, target.cluster, target.name), replies)
 
     def logs(self, action: dict[str, Any], who: Actor, replies: Replies, body: dict[str, Any]) -> None:
         """The clicking person's permissions apply, as for `/appprofile logs`."""

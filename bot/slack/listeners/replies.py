@@ -33,6 +33,24 @@ def clicker(body: Mapping[str, Any]) -> Actor:
     return actor(str(user.get("id", "")), channel, str(user.get("username") or user.get("name") or ""))
 
 
+def from_home(body: Mapping[str, Any]) -> bool:
+    """A click on the person's Home tab: it comes with neither a response_url nor a channel."""
+    container = body.get("container") or {}
+    return container.get("type") == "view" and (body.get("view") or {}).get("type") == "home"
+
+
+def to_person(client: WebClient, user: str) -> Callable[..., Any]:
+    """A `respond` for a click on the Home tab: answers go to the person's conversation with the
+    app (its Messages tab: `chat.postMessage` to the user id). There is no message of theirs to
+    replace or delete there: a replacement is posted anew, a deletion does nothing."""
+
+    def send(*, text: str = "", blocks: Any = None, delete_original: bool = False, **_: Any) -> None:
+        if not delete_original:
+            web_api(lambda: client.chat_postMessage(channel=user, text=text, blocks=blocks))
+
+    return send
+
+
 def no_response_url(**_: Any) -> None:
     """A form has no response_url; errors after saving go to the log only."""
 

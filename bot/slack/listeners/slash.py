@@ -15,9 +15,9 @@ from slack_sdk import WebClient
 from bot.core import commands, model, secrets
 from bot.core.errors import UserError
 from bot.core.records import Actor
-from bot.slack import blocks, failures, modals
+from bot.slack import blocks, drift_view, failures, modals, tables
 from bot.slack.blocks import Message
-from bot.slack.listeners import answers
+from bot.slack.listeners import answers, pages
 from bot.slack.listeners.context import Context
 from bot.slack.listeners.replies import Replies, actor, kwargs
 
@@ -71,7 +71,7 @@ def answer(a: Asked, cmd: commands.Command) -> None:
         case commands.Show():
             r.public(a.card(s.show(me, cmd.name, cmd.version), ""))
         case commands.Versions():
-            r.private(blocks.versions_list(s.versions(me, cmd.name)))
+            r.private(tables.versions(s.versions(me, cmd.name)))
         case commands.Services():
             r.private(services(s, cmd.type))
         case commands.Use():
@@ -102,9 +102,9 @@ def answer(a: Asked, cmd: commands.Command) -> None:
             )
             a.ctx.deploy_reply(ticket, r)
         case commands.Status():
-            r.private(blocks.status(s.status(me, cmd.name, cmd.cluster)))
+            r.private(drift_view.status(s.status(me, cmd.name, cmd.cluster)))
         case commands.Deployments():
-            r.private(blocks.deployments_list(s.deployments(me)))
+            r.private(tables.deployments(s.deployments(me)))
         case commands.Outputs():
             dep = s.outputs(me, cmd.name, cmd.cluster)
             r.private(blocks.outputs(dep.name, dep.outputs, s.catalog, cluster=dep.cluster))
@@ -112,7 +112,8 @@ def answer(a: Asked, cmd: commands.Command) -> None:
             found = s.logs(me, cmd.name, cmd.tier, cmd.cluster, cmd.lines)
             answers.post_logs(r, found, me.user)
         case commands.Audit():
-            r.private(blocks.audit(s.audit(me, cmd.limit, cmd.profile, cmd.cluster)))
+            first = tables.AuditPage(limit=cmd.limit, profile=cmd.profile, cluster=cmd.cluster)
+            r.private(pages.audit(s, me, first))
 
 
 def services(service: Service, type_name: str | None) -> Message:
