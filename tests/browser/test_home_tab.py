@@ -1,6 +1,6 @@
 """The Home tab in a real browser: alice's deployment and the request waiting on her appear on her
 Home after the deploys; she approves from there and the answer lands in her messages. The
-screenshot is the README's picture of the Home tab."""
+screenshot goes to artifacts/ (the README's picture is taken by scripts/screenshots.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_sandbox_browser import DEPLOY_WAIT, message, send
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "home.png"
+SCREENSHOT = ARTIFACTS / "home-tab.png"
 
 
 @pytest.mark.browser
