@@ -189,26 +189,11 @@ class Channel:
         )
         trigger = f"{n}.{int(time.time())}.sandbox"
         self.fake.register_trigger(trigger, user)
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "user": _user(user),
-            "api_app_id": "A0SANDBOX",
-            "token": "sandbox",
-            "container": {
-                "type": "message",
-                "message_ts": ts,
-                "channel_id": CHANNEL,
-                "is_ephemeral": ephemeral,
-            },
-            "trigger_id": trigger,
-            "team": dict(TEAM),
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "channel": {"id": CHANNEL, "name": CHANNEL_NAME},
-            "state": {"values": {}},
-            "response_url": response_url,
-            "actions": [_action(element, block_id, action_id)],
-        }
+        container = {"type": "message", "message_ts": ts, "channel_id": CHANNEL, "is_ephemeral": ephemeral}
+        payload = _block_actions(user, trigger, container, _action(element, block_id, action_id))
+        payload.update(
+            channel={"id": CHANNEL, "name": CHANNEL_NAME}, state={"values": {}}, response_url=response_url
+        )
         if not ephemeral:
             payload["message"] = {k: v for k, v in message.items() if k != "edit_count"}
         status, answer = self._post("payload=" + quote(json.dumps(payload)))
@@ -254,19 +239,9 @@ class Channel:
         element = _find_element(home.get("blocks") or [], block_id, action_id)
         trigger = f"{next(self._seq)}.{int(time.time())}.sandbox"
         self.fake.register_trigger(trigger, user)
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "user": _user(user),
-            "api_app_id": "A0SANDBOX",
-            "token": "sandbox",
-            "container": {"type": "view", "view_id": home["id"]},
-            "trigger_id": trigger,
-            "team": dict(TEAM),
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "view": {**home, "state": {"values": {}}},
-            "actions": [_action(element, block_id, action_id)],
-        }
+        container = {"type": "view", "view_id": home["id"]}
+        payload = _block_actions(user, trigger, container, _action(element, block_id, action_id))
+        payload["view"] = {**home, "state": {"values": {}}}
         status, answer = self._post("payload=" + quote(json.dumps(payload)))
         if status != 200:
             return self._failed(user, status, answer)
@@ -409,6 +384,24 @@ def _action(element: dict[str, Any], block_id: str, action_id: str) -> dict[str,
         if key in element:
             action[key] = element[key]
     return action
+
+
+def _block_actions(
+    user: str, trigger: str, container: dict[str, Any], action: dict[str, Any]
+) -> dict[str, Any]:
+    """A click's `block_actions` payload as Slack sends it, for a message or a view `container`."""
+    return {
+        "type": "block_actions",
+        "user": _user(user),
+        "api_app_id": "A0SANDBOX",
+        "token": "sandbox",
+        "container": container,
+        "trigger_id": trigger,
+        "team": dict(TEAM),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "actions": [action],
+    }
 
 
 def _find_element(blocks: list[dict[str, Any]], block_id: str, action_id: str) -> dict[str, Any]:

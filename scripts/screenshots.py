@@ -45,19 +45,9 @@ from playwright.sync_api import (  # noqa: E402
     sync_playwright,
 )
 
+from sandbox.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from sandbox.run import Sandbox  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-# The browser tests' arguments (tests/browser/conftest.py): headless on a machine without internet.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT: ViewportSize = {"width": 1100, "height": 800}
 SHORT = 20_000  # ms: an answer to a command or a click
 DEPLOY = 90_000  # ms: a deploy of a few tiers (simulated rollouts take ~1.5 s a tier)

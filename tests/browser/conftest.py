@@ -10,20 +10,9 @@ from typing import Any
 
 import pytest
 
+from sandbox.chromium import CHROMIUM, CHROMIUM_ARGS
 from sandbox.run import Sandbox
 
-CHROMIUM = "/usr/bin/chromium"
-# What a headless Chromium needs on a machine without internet: no sandbox (containers), no GPU,
-# and none of the background fetches that would wait on the network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 

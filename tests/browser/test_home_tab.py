@@ -4,7 +4,6 @@ screenshot goes to artifacts/ (the README's picture is taken by scripts/screensh
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
