@@ -59,9 +59,12 @@ def summary(report: DriftReport) -> str:
     )
 
 
-def status_blocks(report: DriftReport | None, skipped: str, *, version: str) -> list[dict[str, Any]]:
-    """What `status` adds under a deployment: the drift with a Revert button, or a line saying
-    the objects match (or why they were not checked)."""
+def status_blocks(
+    report: DriftReport | None, skipped: str, *, version: str, revertable: bool = True
+) -> list[dict[str, Any]]:
+    """What `status` adds under a deployment: the drift with a Revert button (`revertable`: the
+    deployment is ready; a failed one has Retry and Roll back on its run), or a line saying the
+    objects match (or why they were not checked)."""
     if report is None:
         return [context(escape(skipped))] if skipped else []
     unrecorded = (
@@ -74,7 +77,8 @@ def status_blocks(report: DriftReport | None, skipped: str, *, version: str) -> 
             context(f":white_check_mark: No drift: {plural(report.checked, 'object')} checked{unrecorded}")
         ]
     block = section(f"{summary(report)}:\n{lines(report)}")
-    block["accessory"] = revert_button(report.cluster, report.deployment, version)
+    if revertable:
+        block["accessory"] = revert_button(report.cluster, report.deployment, version)
     return [block, context(f"A deploy of any version overwrites these hand edits.{unrecorded}")]
 
 
@@ -100,7 +104,10 @@ def status(items: Sequence[DeploymentView]) -> Message:
         return msg
     out = msg.blocks[:1]
     for view, line in zip(items, msg.blocks[1:], strict=False):
-        extra = status_blocks(view.drift, view.drift_skipped, version=view.deployment.version)
+        dep = view.deployment
+        extra = status_blocks(
+            view.drift, view.drift_skipped, version=dep.version, revertable=dep.status == "ready"
+        )
         if len(out) + 1 + len(extra) > blocks.MAX_BLOCKS:
             break
         out.extend([line, *extra])

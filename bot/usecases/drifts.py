@@ -51,7 +51,8 @@ class Drifts:
 
     def _announce(self, dep: Deployment) -> bool:
         publisher = self.ctx.publisher
-        if publisher is None or dep.status not in CHECKED_STATUSES:
+        # Only what is deployed: a failed deployment's half-applied objects are its run's story.
+        if publisher is None or dep.status != "ready":
             return False
         found = self.announce_due(dep, self.check(dep))
         if found is None:
@@ -79,7 +80,13 @@ class Drifts:
         dep = self.ctx.store.get_deployment(cluster, name)
         if dep is None or dep.status == "deleted":
             raise NotFound(f"there is no deployment `{name}` on {cluster}", "see `/appprofile deployments`")
-        if dep.status not in CHECKED_STATUSES:
+        if dep.status == "failed":
+            raise UserError(
+                f"`{name}` on {cluster} is failed: its last deploy did not finish, so there is no "
+                "deployed version to revert to",
+                "use Retry or Roll back on that run's message in the channel",
+            )
+        if dep.status != "ready":
             raise UserError(
                 f"`{name}` on {cluster} is {dep.status}: a run is changing it already",
                 f"wait for it to finish, then `/appprofile status {name} on {cluster}`",

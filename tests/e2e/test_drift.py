@@ -273,3 +273,25 @@ def test_revert_inside_a_change_window_is_refused_with_the_command_that_override
             "/appprofile deploy counter-app@1.0.0 to dev-cluster as counter-app --override-window" in refusal
         )
         assert world.apps.read_namespaced_deployment(API, API_NS).spec.replicas == 5
+
+
+def test_a_failed_deployment_shows_its_drift_but_offers_no_revert(world: World) -> None:
+    world.deploy()
+    world.apps.patch_namespaced_deployment(API, API_NS, {"spec": {"replicas": 5}})
+    dep = world.bot.store.get_deployment("dev-cluster", "counter-app")
+    assert dep is not None
+    world.bot.store.update_deployment(dep.id, status="failed")  # as a failed later deploy leaves it
+    message = world.status()
+    assert f"Deployment {API_NS}/{API}: `spec.replicas`" in _section_texts(message)
+    assert "deployment_revert" not in json.dumps(message)
+    # A Revert button from before (or a forged one) is refused with what to do instead.
+    driver = world.bot.driver()
+    forged = {
+        "action_id": "deployment_revert",
+        "type": "button",
+        "value": '{"cluster": "dev-cluster", "name": "counter-app"}',
+    }
+    refusal = json.dumps(
+        driver.answer(driver.click(forged), "is failed", timeout=20).params, ensure_ascii=False
+    )
+    assert "use Retry or Roll back on that run's message" in refusal
