@@ -5,7 +5,8 @@ in tests: timings depend on the machine, ratios much less.
 - ack:          `/appprofile list` ack latency with 1,000 profiles vs a bare Bolt app (p50, p99)
 - plan:         planning 50 tiers / 500 macros vs `helm template` of the same objects
 - requests:     Kubernetes API requests per deploy vs the minimum the deploy needs
-- slack_calls:  Slack Web API calls per deploy of 3 and 10 tiers vs 1 post + 1 update per second
+- slack_calls:  Slack Web API calls per deploy of 3 and 10 tiers vs 1 post + 1 update per second;
+                views.publish per deploy with 20 App Homes open vs republishing each on every event
 - store:        list/show/versions with 10,000 profiles × 10 versions vs raw sqlite3
 - scale:        deployments/status/audit over 10,000 deployments and 100,000 audit rows vs raw SQL
                 (SQLite and PostgreSQL); ack of 50 concurrent deploys over 2 replicas vs idle `list`

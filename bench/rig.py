@@ -158,9 +158,30 @@ class Sender:
                 "trigger_id": f"111.{self.seq}.abc",
             }
         )
+        seconds, status = self._post(body, "application/x-www-form-urlencoded")
+        return seconds, status, hook
+
+    def home_opened(self, user: str) -> int:
+        """`user` opens the app's Home tab: a signed `app_home_opened` event; the HTTP status."""
+        self.seq += 1
+        event = {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}
+        body = json.dumps(
+            {
+                "token": "legacy",
+                "team_id": "T111",
+                "api_app_id": "A111",
+                "event": {**event, "event_ts": f"1700000000.{self.seq:06d}"},
+                "type": "event_callback",
+                "event_id": f"Ev{self.seq:010d}",
+                "event_time": int(time.time()),
+            }
+        )
+        return self._post(body, "application/json")[1]
+
+    def _post(self, body: str, content_type: str) -> tuple[float, int]:
         ts = str(int(time.time()))
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": content_type,
             "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": SignatureVerifier(self.secret).generate_signature(timestamp=ts, body=body),
         }
@@ -173,7 +194,7 @@ class Sender:
             status = resp.status
         finally:
             conn.close()
-        return time.perf_counter() - start, status, hook
+        return time.perf_counter() - start, status
 
     def answer(self, hook: str, timeout: float = 10.0) -> Any:
         """The first post to this command's response_url (bounded wait)."""

@@ -11,6 +11,7 @@ update); the figure is calls / allowance, goal ≤ 1.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -111,6 +112,49 @@ def run() -> list[Figure]:
                             f"also {len(thread)} thread replies, other calls {others}",
                         )
                     )
+                figures.append(_home_figure(bot, sender, fake))
         finally:
             bot.stop.set()
     return figures
+
+
+HOME_VIEWERS = 20
+REFRESHING_EVENTS = 3  # a deploy without approval: queued, started, finished
+
+
+def _home_figure(bot: Any, sender: rig.Sender, fake: Any) -> Figure:
+    """views.publish during one deploy with 20 people's Home tabs open (the requester's and 19
+    others', who see nothing of it) vs republishing every open Home on each of the run's
+    Home-changing events (queued, started, finished)."""
+    viewers = [rig.USER] + [f"U0VIEWER{i:02d}" for i in range(HOME_VIEWERS - 1)]
+    for user in viewers:
+        if sender.home_opened(user) != 200:
+            raise RuntimeError(f"app_home_opened for {user} was refused")
+    end = time.monotonic() + 30
+    while any(fake.home_publishes(u) == 0 for u in viewers):
+        if time.monotonic() > end:
+            raise TimeoutError("not every opened Home was published within 30 s")
+        time.sleep(0.02)
+    before = {u: fake.home_publishes(u) for u in viewers}
+    name = "stack-home"
+    bot.store.create_version(profiles.stack(3, name), actor=rig.USER, channel=rig.CHANNEL, kind="import")
+    rig.deploy(bot, sender, f"deploy {name} to dev-cluster", name)
+    end = time.monotonic() + 30  # the last view is coalesced: at most one interval later
+    shown = f"*{name}* · {name} 1.0.0 · ready"  # the deployment's line on the Home, once finished
+    while shown not in json.dumps(fake.home(rig.USER) or {}, ensure_ascii=False):
+        if time.monotonic() > end:
+            raise TimeoutError("the requester's Home never showed the finished deploy")
+        time.sleep(0.02)
+    time.sleep(1.5)  # anything still coalesced (the interval is 1 s)
+    published = {u: fake.home_publishes(u) - before[u] for u in viewers}
+    ours = sum(published.values())
+    return Figure(
+        f"views.publish/deploy ({HOME_VIEWERS} Homes open)",
+        float(ours),
+        float(HOME_VIEWERS * REFRESHING_EVENTS),
+        "calls",
+        0.1,
+        f"the requester's Home published {published[rig.USER]}×, the {HOME_VIEWERS - 1} others "
+        f"{ours - published[rig.USER]}× (their Homes did not change); baseline = every open Home "
+        f"republished on each of the run's {REFRESHING_EVENTS} Home-changing events",
+    )

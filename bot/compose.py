@@ -103,21 +103,7 @@ def compose(
         publisher = Publisher(
             store, store, shows, clock, rule=approval_rule(config), after=home_refresher(homes, screen)
         )
-        executor = Executor(
-            store,
-            catalog,
-            connect,
-            charts,
-            publisher,
-            ThreadPoolExecutor(max_workers=settings.runs.workers, thread_name_prefix="run"),
-            clock=clock,
-            wait_timeout=settings.runs.wait_timeout,
-            fail_fast=settings.runs.fail_fast,
-            guards=guards,
-            check=schema.problems,
-            password=password,
-            lease_seconds=settings.runs.lease_seconds,
-        )
+        executor = run_loop(settings, store, catalog, connect, charts, publisher, clock, guards, password)
     service = Service(
         store=store,
         catalog=catalog,
@@ -133,6 +119,35 @@ def compose(
     work = ThreadPoolExecutor(max_workers=settings.slack.workers, thread_name_prefix="slack")
     app = slack_bolt_app(settings.slack, service, client, work, store, screen) if client is not None else None
     return Bot(settings, store, clock, service, executor, publisher, client, app, work)
+
+
+def run_loop(
+    settings: Settings,
+    store: Store,
+    catalog: Catalog,
+    connect: Callable[[str], ports.Cluster],
+    charts: plan.ChartRenderer,
+    publisher: Publisher,
+    clock: ports.Clock,
+    guards: Callable[[str], plan.Guard] | None,
+    password: Callable[[], str] | None,
+) -> Executor:
+    """The run loop: runs on their own pool, leased, checked against the schema and guardrails."""
+    return Executor(
+        store,
+        catalog,
+        connect,
+        charts,
+        publisher,
+        ThreadPoolExecutor(max_workers=settings.runs.workers, thread_name_prefix="run"),
+        clock=clock,
+        wait_timeout=settings.runs.wait_timeout,
+        fail_fast=settings.runs.fail_fast,
+        guards=guards,
+        check=schema.problems,
+        password=password,
+        lease_seconds=settings.runs.lease_seconds,
+    )
 
 
 def compose_offline(settings: Settings) -> Service:

@@ -178,7 +178,8 @@ def to_json(recorded: Recorded) -> list[list[Any]]:
 
 
 def from_json(raw: Any) -> Recorded:
-    """The inventory's `fields` back; anything malformed is dropped (then nothing to compare)."""
+    """Recorded fields back from their JSON form; anything malformed is dropped (then nothing
+    to compare)."""
     out: Recorded = []
     for item in raw if isinstance(raw, list) else []:
         if (
@@ -200,20 +201,35 @@ def changed(recorded: Recorded, live: Mapping[str, Any], key: bytes) -> list[str
     ]
 
 
-def report(read: Callable[[ObjectRef], Mapping[str, Any] | None], dep: Deployment, key: bytes) -> DriftReport:
-    """Every object the deployment applied, read back and compared field by field."""
+def object_key(item: Mapping[str, Any]) -> str:
+    """How an applied object's digests are filed: `apiVersion|kind|namespace|name`, read from an
+    inventory entry or an object (its metadata)."""
+    meta = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else item
+    assert isinstance(meta, Mapping)
+    api = item.get("apiVersion") or item.get("api_version") or ""
+    return "|".join(str(p or "") for p in (api, item.get("kind"), meta.get("namespace"), meta.get("name")))
+
+
+def report(
+    read: Callable[[ObjectRef], Mapping[str, Any] | None],
+    dep: Deployment,
+    key: bytes,
+    recorded: Mapping[str, Any],
+) -> DriftReport:
+    """Every object the deployment applied, read back and compared with its `recorded` digests
+    (object key → `to_json` form, as the store keeps them)."""
     objects: list[DriftedObject] = []
     unrecorded = 0
     for item in dep.inventory:
         ref = _ref(item)
-        recorded = from_json(item.get("fields"))
+        fields = from_json(recorded.get(object_key(item)))
         live = read(ref)
         tier = str(item.get("tier") or "")
         if live is None:
             objects.append(DriftedObject(ref=ref, tier=tier, state="deleted"))
-        elif not recorded:
+        elif not fields:
             unrecorded += 1
-        elif differ := changed(recorded, live, key):
+        elif differ := changed(fields, live, key):
             objects.append(DriftedObject(ref=ref, tier=tier, state="changed", fields=tuple(differ)))
     return DriftReport(
         cluster=dep.cluster,

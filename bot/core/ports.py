@@ -261,6 +261,15 @@ class Deployments(Protocol):
         APPPROFILE_SECRET_KEY when set, so the database alone cannot test guesses of a value."""
         ...
 
+    def record_applied_fields(self, deployment_id: int, objects: Mapping[str, Any]) -> None:
+        """Each applied object's field digests (`drift.object_key` → `drift.to_json`), replacing
+        what that object had."""
+        ...
+
+    def applied_fields(self, deployment_id: int) -> dict[str, Any]:
+        """What `record_applied_fields` kept for the deployment, by object key."""
+        ...
+
 
 class Runs(Protocol):
     def create_run(

@@ -115,8 +115,8 @@ class Deployment(_Record):
     updated_at: str
     # tier -> OUTPUT -> value; secret outputs arrive here already masked by the executor.
     outputs: dict[str, dict[str, str]] = Field(default_factory=dict)
-    # The applied object refs: apiVersion, kind, name, namespace, tier, and `fields`: a keyed
-    # digest per applied field path of the object as the API server stored it (drift checks).
+    # The applied object refs: apiVersion, kind, name, namespace, tier (their field digests, for
+    # drift checks, are kept apart: `Deployments.applied_fields`).
     inventory: list[dict[str, Any]] = Field(default_factory=list)
     # A digest of the drift last announced in `channel` ("" when none was): once per drift.
     drift_seen: str = ""

@@ -53,27 +53,15 @@ def record_fields(
         return
     key = ctx.store.drift_key()
     recorded = {
-        inv_key(ObjectRef.of(obj).model_dump(by_alias=True)): drift.fields(obj, stored, key)
-        for obj, stored in applied
+        drift.object_key(obj): drift.to_json(drift.fields(obj, stored, key)) for obj, stored in applied
     }
-    dep = ctx.store.get_deployment(run.cluster, run.deployment)
-    if dep is None:
-        return
-    items = [
-        {**it, "fields": drift.to_json(recorded[inv_key(it)])} if inv_key(it) in recorded else it
-        for it in dep.inventory
-    ]
-    ctx.store.update_deployment(dep.id, inventory=items)
+    ctx.store.record_applied_fields(run.deployment_id, recorded)
 
 
 def settled(p: plan.Plan, dep: Deployment | None) -> list[dict[str, Any]]:
-    """The inventory after `p` succeeded: what it rendered (with the field digests its applies
-    recorded), and what it neither rendered nor pruned (left by a run that failed after the plan
-    was made), so the next plan prunes it."""
-    recorded = {inv_key(it): it["fields"] for it in (dep.inventory if dep else []) if "fields" in it}
-    rendered = [
-        {**it, "fields": recorded[inv_key(it)]} if inv_key(it) in recorded else it for it in p.inventory()
-    ]
+    """The inventory after `p` succeeded: what it rendered, and what it neither rendered nor
+    pruned (left by a run that failed after the plan was made), so the next plan prunes it."""
+    rendered = p.inventory()
     gone = {inv_key(c.ref.model_dump(by_alias=True)) for c in p.changes if c.action == "prune"}
     keep = {inv_key(it) for it in rendered} | gone
     leftovers = [it for it in (dep.inventory if dep else []) if inv_key(it) not in keep]

@@ -15,7 +15,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from bot.clock import iso
@@ -36,7 +36,7 @@ from bot.core.records import (
     VersionKind,
     VersionRecord,
 )
-from bot.store import audit, deployments, home, profiles, runs, schema, sealing, sql
+from bot.store import applied, audit, deployments, home, profiles, runs, schema, sealing, sql
 from bot.store.sqlite import BUSY_TIMEOUT_MS, SqliteBackend
 
 __all__ = ["BUSY_TIMEOUT_MS", "PROCESS_OWNER", "Store", "is_postgres_url", "iso", "store_from_url"]
@@ -223,6 +223,14 @@ class Store:
 
     def drift_key(self) -> bytes:
         return self.sealer.subkey("drift")
+
+    def record_applied_fields(self, deployment_id: int, objects: Mapping[str, Any]) -> None:
+        with self._conn() as db:
+            applied.record(db, deployment_id, objects)
+
+    def applied_fields(self, deployment_id: int) -> dict[str, Any]:
+        with self._conn() as db:
+            return applied.of(db, deployment_id)
 
     def update_deployment(self, deployment_id: int, **fields: Any) -> Deployment:
         with self._conn() as db:

@@ -161,11 +161,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         )
     ),
     # 4: day two. `drift_seen` is a digest of the drift last announced in the deployment's
-    # channel (announce once per drift, not every check); `home_views` holds who opened the
-    # App Home and a digest of the view last published to them (republish only on change).
+    # channel (announce once per drift, not every check); `applied_fields` holds, per applied
+    # object, the keyed digests of the fields the bot sent (`bot.core.drift`), apart from the
+    # deployment's row so lists never parse them; `home_views` holds who opened the App Home and
+    # a digest of the view last published to them (republish only on change).
     Migration(
         (
             "ALTER TABLE deployments ADD COLUMN drift_seen {text} NOT NULL DEFAULT ''",
+            """CREATE TABLE applied_fields (
+                deployment_id {int} NOT NULL,
+                object {text} NOT NULL,
+                fields {text} NOT NULL,
+                PRIMARY KEY (deployment_id, object)
+            )""",
             """CREATE TABLE home_views (
                 user_id {text} PRIMARY KEY,
                 opened_at {text} NOT NULL,
@@ -183,6 +191,7 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("runs", "id"),
     ("approvals", "id"),
     ("audit", "id"),
+    ("applied_fields", "object"),
     ("home_views", "user_id"),
 )
 

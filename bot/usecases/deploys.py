@@ -60,7 +60,8 @@ class Deploys:
         if self.ctx.executor is None:
             return None
         try:
-            return drift.report(self.ctx.executor.connect(dep.cluster).read, dep, self.ctx.store.drift_key())
+            kube, store = self.ctx.executor.connect(dep.cluster), self.ctx.store
+            return drift.report(kube.read, dep, store.drift_key(), store.applied_fields(dep.id))
         except DeployError:
             return None
 

@@ -70,7 +70,10 @@ class Drifts:
             return Checked(skipped="not checked for drift: this bot reaches no cluster")
         try:
             kube = executor.connect(dep.cluster)
-            return Checked(report=drift.report(kube.read, dep, self.ctx.store.drift_key()))
+            store = self.ctx.store
+            return Checked(
+                report=drift.report(kube.read, dep, store.drift_key(), store.applied_fields(dep.id))
+            )
         except DeployError as exc:
             return Checked(skipped=f"not checked for drift: {exc.message}")
 

@@ -159,11 +159,14 @@ def _dep(inventory: list[dict[str, Any]]) -> Deployment:
 
 def test_a_report_names_changed_deleted_and_unrecorded_objects_and_its_digest_is_stable() -> None:
     ref = {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop", "tier": "api"}
-    inventory = [
-        {**ref, "name": "api", "fields": drift.to_json(drift.fields(DEPLOYMENT, DEPLOYMENT, KEY))},
-        {**ref, "name": "gone", "fields": []},
-        {**ref, "name": "old"},  # applied before digests were kept
-    ]
+    inventory = [{**ref, "name": "api"}, {**ref, "name": "gone"}, {**ref, "name": "old"}]
+    # Filed by the key an applied object and its inventory entry share; "old" was applied before
+    # digests were kept.
+    recorded = {
+        drift.object_key(DEPLOYMENT): drift.to_json(drift.fields(DEPLOYMENT, DEPLOYMENT, KEY)),
+        drift.object_key(inventory[1]): [],
+    }
+    assert drift.object_key(DEPLOYMENT) == drift.object_key(inventory[0]) == "apps/v1|Deployment|shop|api"
     edited = copy.deepcopy(DEPLOYMENT)
     edited["spec"]["replicas"] = 9
     live = {"api": edited, "old": DEPLOYMENT}
@@ -171,13 +174,13 @@ def test_a_report_names_changed_deleted_and_unrecorded_objects_and_its_digest_is
     def read(r: ObjectRef) -> dict[str, Any] | None:
         return live.get(r.name)
 
-    found = drift.report(read, _dep(inventory), KEY)
+    found = drift.report(read, _dep(inventory), KEY, recorded)
     assert [o.line for o in found.objects] == [
         "Deployment shop/api: spec.replicas",
         "Deployment shop/gone was deleted",
     ]
     assert (found.checked, found.unrecorded, found.drifted) == (3, 1, True)
-    assert found.digest() == drift.report(read, _dep(inventory), KEY).digest() != ""
+    assert found.digest() == drift.report(read, _dep(inventory), KEY, recorded).digest() != ""
     live["api"] = DEPLOYMENT
     live["gone"] = DEPLOYMENT
-    assert drift.report(read, _dep(inventory), KEY).digest() == ""
+    assert drift.report(read, _dep(inventory), KEY, recorded).digest() == ""

@@ -51,17 +51,18 @@ def test_db_copy_moves_the_sqlite_install_and_refuses_a_second_time(
 
     assert main_cli(["db", "copy", "--to", postgresql.location]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[:7] == [
+    assert out[:8] == [
         "versions                  1 rows",
         "channel_profiles          1 rows",
         "deployments               0 rows",
         "runs                      0 rows",
         "approvals                 0 rows",
         "audit                     1 rows",
+        "applied_fields            0 rows",
         "home_views                0 rows",
     ]
-    assert out[7].startswith(f"copied 3 rows from {path} to {postgresql.location}")
-    assert "APPPROFILE_DATABASE_URL" in out[8]
+    assert out[8].startswith(f"copied 3 rows from {path} to {postgresql.location}")
+    assert "APPPROFILE_DATABASE_URL" in out[9]
     copied = postgresql.open(sealer=secret_key.sealer())
     assert copied.get_version("counter-app").yaml == source.get_version("counter-app").yaml
     assert copied.get_current("C1") == "counter-app"

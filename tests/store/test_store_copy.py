@@ -54,6 +54,8 @@ def populate(store: Store, clock: Clock) -> None:
         shop.id, status="ready", last_good_version="1.0.0", outputs={"api": {"URL": "http://192.0.2.10"}},
         inventory=[{"kind": "Deployment", "name": "shop-api", "namespace": "shop-api-ns"}],
     )  # fmt: skip
+    fields = [[["spec", "replicas"], "0123456789abcdef"], [["metadata", "labels", "app"], "fedcba9876543210"]]
+    store.record_applied_fields(shop.id, {"apps/v1|Deployment|shop-api-ns|shop-api": fields})
     store.upsert_deployment("dev", "blog", profile="blog", version="2.0.0", channel="C2", actor="U2")
     done = new_run(store, profile="counter-app", plan={"objects": [{"kind": "Secret", "data": PASSWORD}]},
                    tiers=[TierState(name="db"), TierState(name="api")], deployment_id=shop.id)  # fmt: skip
@@ -96,6 +98,7 @@ def everything(store: Store) -> dict[str, Any]:
         },
         "counts": sorted(store.run_counts()),
         "home viewers": store.home_viewers(),
+        "applied fields": [store.applied_fields(d.id) for d in store.list_deployments()],
         "home unchanged": store.home_changed("U1", "digest-of-a-published-home"),
         "finished": store.recent_finished_runs(),
         "expired": store.expired_running_runs(),
@@ -112,7 +115,7 @@ def test_a_copy_reads_back_exactly_as_the_original(tmp_path: Path, postgresql: B
     counts = copy.copy_store(source, target)
     assert counts == {
         "versions": 3, "channel_profiles": 2, "deployments": 2, "runs": 4, "approvals": 2,
-        "audit": len(source.list_audit(limit=1000)), "home_views": 1,
+        "audit": len(source.list_audit(limit=1000)), "applied_fields": 1, "home_views": 1,
     }  # fmt: skip
     assert list(counts) == [t for t, _ in schema.TABLES]
     assert everything(target) == everything(source)
